@@ -1,0 +1,33 @@
+// Package collector holds the endpoint sources: each watches one kind of activity (processes,
+// network connections, files, USB devices, displays, host settings, removable media) and emits
+// events in the schema of internal/event. Every OS path root is configurable through Options, so
+// tests and forensic runs read fixture trees instead of the live system. Per-OS code lives only in
+// _linux.go, _darwin.go and _windows.go files.
+package collector
+
+import (
+	"context"
+
+	"github.com/vigilhq/vigil/internal/event"
+)
+
+// Event is the schema every source emits (see docs/events.md).
+type Event = event.Event
+
+// Emit receives the events a source produces. It may be called from several goroutines of one
+// source only if the source says so; callers that fan in several sources must serialise.
+type Emit func(*Event)
+
+// Source is one collector.
+//
+// Snapshot reports the current state once (running processes as process_creation, devices and
+// mounts with Action "present", the host inventory...) and returns.
+//
+// Run reports the current state as Snapshot does, then reports changes until ctx is done; it
+// returns nil when ctx ends and an error only when the source cannot work at all. A source that
+// degrades (a permission refused, a watch limit reached) logs a warning and goes on.
+type Source interface {
+	Name() string
+	Snapshot(ctx context.Context, emit Emit) error
+	Run(ctx context.Context, emit Emit) error
+}

@@ -1,0 +1,43 @@
+// Package version holds the build's version information, set at link time with
+// -ldflags "-X github.com/vigilhq/vigil/internal/version.Version=...".
+package version
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Set at link time by release builds.
+var (
+	Version = "dev"
+	Commit  = ""
+	Date    = ""
+)
+
+// String is the one-line version report of `vigil version`.
+func String() string {
+	commit, date := Commit, Date
+	if commit == "" || date == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				switch {
+				case s.Key == "vcs.revision" && commit == "":
+					commit = s.Value
+				case s.Key == "vcs.time" && date == "":
+					date = s.Value
+				}
+			}
+		}
+	}
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if commit == "" {
+		commit = "unknown"
+	}
+	if date == "" {
+		date = "unknown"
+	}
+	return fmt.Sprintf("vigil %s (commit %s, built %s, %s %s/%s)", Version, commit, date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
