@@ -1,0 +1,408 @@
+// Package usb is the USB device collector: it reports every USB device (usb_device events, see
+// docs/events.md) present when it starts, then devices plugged in or removed. It reads Linux
+// sysfs (with netlink uevents for hotplug), macOS ioreg text and Windows SetupAPI; the parsers for
+// each OS's output are plain files, so saved dumps (Config.SysfsRoot, Config.IoregFile,
+// Config.WindowsDevicesFile) are read the same way on any OS.
+package usb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/internal/event"
+)
+
+// Defaults for Config's intervals.
+const (
+	DefaultPollInterval   = 5 * time.Second
+	DefaultRescanInterval = 5 * time.Minute
+	DefaultSettleDelay    = 500 * time.Millisecond
+)
+
+// Config says where the collector reads. At most one of SysfsRoot, IoregFile and
+// WindowsDevicesFile is normally set; when none is, the live system of the running OS is read.
+type Config struct {
+	// SysfsRoot stands for /sys: devices are read from SysfsRoot/bus/usb/devices. Empty means
+	// "/sys" on Linux and is ignored elsewhere.
+	SysfsRoot string
+	// IoregFile is saved `ioreg -p IOUSB -l -w0` (or a full `ioreg -l -w0`) text; events get
+	// product "macos" whatever OS reads it. Empty on macOS means: run ioreg.
+	IoregFile string
+	// WindowsDevicesFile is saved `pnputil /enum-devices /connected [/ids] [/relations]` and/or
+	// `Get-CimInstance Win32_PnPEntity | Format-List` text (UTF-8 or UTF-16); product "windows".
+	// Empty on Windows means: ask SetupAPI.
+	WindowsDevicesFile string
+	// PollInterval is how often the device list is re-read when no hotplug notification is
+	// available (and how often a dump file is checked for changes). Default 5s.
+	PollInterval time.Duration
+	// RescanInterval is the safety re-read while netlink hotplug notifications are used, in case
+	// one was lost. Default 5m.
+	RescanInterval time.Duration
+	// SettleDelay is how long to wait after a hotplug notification (and before re-reading a new
+	// device whose interfaces are not all there yet). Default 500ms.
+	SettleDelay time.Duration
+	// DisableNetlink forces polling on Linux even when a uevent socket could be opened.
+	DisableNetlink bool
+	Logger         hclog.Logger
+}
+
+// Interface is one USB interface of a device's active configuration.
+type Interface struct {
+	Number                    int
+	Class, SubClass, Protocol uint8
+}
+
+// String is the interface as class/subclass/protocol in hex ("03/01/01").
+func (i Interface) String() string {
+	return fmt.Sprintf("%02x/%02x/%02x", i.Class, i.SubClass, i.Protocol)
+}
+
+// Device is one USB device as the OS reports it. Empty strings are "not observed".
+type Device struct {
+	Location                      string // sysfs name (1-1.2, usb1), macOS location ID, Windows instance ID
+	VendorID, ProductID           string // four lowercase hex digits
+	Manufacturer, Product, Serial string
+	Description                   string // the OS's own description (Windows), not the device's
+	DeviceClass                   string // two lowercase hex digits
+	Configuration                 string
+	Interfaces                    []Interface
+	// ExtraClasses are interface kinds known without a class triple (a Windows interface known
+	// only by its driver); they join InterfaceClasses.
+	ExtraClasses []string
+
+	token      string // changes when the device at Location is re-enumerated (sysfs devnum)
+	incomplete bool   // fewer interfaces than the configuration declares (still being set up)
+}
+
+// key identifies one device instance for diffing.
+func (d *Device) key() string {
+	return d.Location + "\x00" + d.VendorID + "\x00" + d.ProductID + "\x00" + d.Serial + "\x00" + d.token
+}
+
+// InterfaceClasses names the device's interface kinds, once each, in interface order.
+func (d *Device) InterfaceClasses() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, i := range d.Interfaces {
+		add(ClassName(i.Class, i.SubClass, i.Protocol))
+	}
+	for _, s := range d.ExtraClasses {
+		add(s)
+	}
+	return out
+}
+
+// Fields are the usb_device event fields for the device, with the given Action.
+func (d *Device) Fields(action string) map[string]any {
+	f := map[string]any{"Action": action}
+	set := func(k, v string) {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	set("VendorId", d.VendorID)
+	set("ProductId", d.ProductID)
+	set("Manufacturer", d.Manufacturer)
+	set("Product", d.Product)
+	set("Serial", d.Serial)
+	set("Description", d.Description)
+	set("DeviceClass", d.DeviceClass)
+	set("Configuration", d.Configuration)
+	set("Location", d.Location)
+	if cls := d.InterfaceClasses(); len(cls) > 0 {
+		f["InterfaceClasses"] = cls
+	}
+	if len(d.Interfaces) > 0 {
+		ifs := make([]string, len(d.Interfaces))
+		for i, it := range d.Interfaces {
+			ifs[i] = it.String()
+		}
+		f["Interfaces"] = ifs
+	}
+	return f
+}
+
+// Source is the USB collector. Its Emit calls come from one goroutine at a time.
+type Source struct {
+	cfg Config
+	log hclog.Logger
+
+	mu   sync.Mutex
+	back *backend
+}
+
+var _ collector.Source = (*Source)(nil)
+
+// New returns a USB source reading where cfg says.
+func New(cfg Config) *Source {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.RescanInterval <= 0 {
+		cfg.RescanInterval = DefaultRescanInterval
+	}
+	if cfg.SettleDelay <= 0 {
+		cfg.SettleDelay = DefaultSettleDelay
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Source{cfg: cfg, log: log.Named("usb")}
+}
+
+// Name is "usb".
+func (s *Source) Name() string { return "usb" }
+
+// backend is one way of listing devices.
+type backend struct {
+	product string
+	list    func(ctx context.Context) ([]Device, error)
+	// watch, when set, returns a channel that receives when devices may have changed; an error
+	// means notifications are unavailable and the source polls instead.
+	watch func(ctx context.Context) (<-chan struct{}, error)
+}
+
+func (s *Source) backend() (*backend, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.back != nil {
+		return s.back, nil
+	}
+	var b *backend
+	switch {
+	case s.cfg.IoregFile != "":
+		b = fileBackend(s.cfg.IoregFile, event.MacOS, DevicesFromIoreg)
+	case s.cfg.WindowsDevicesFile != "":
+		b = fileBackend(s.cfg.WindowsDevicesFile, event.Windows, func(r []byte) ([]Device, error) {
+			pnp, err := ParsePnpText(r)
+			if err != nil {
+				return nil, err
+			}
+			return DevicesFromPnp(pnp), nil
+		})
+	case s.cfg.SysfsRoot != "":
+		b = s.sysfsBackend(s.cfg.SysfsRoot)
+	default:
+		var err error
+		if b, err = s.liveBackend(); err != nil {
+			return nil, err
+		}
+	}
+	s.back = b
+	return b, nil
+}
+
+func (s *Source) sysfsBackend(root string) *backend {
+	r := newSysfsReader(root, s.log)
+	b := &backend{product: event.Linux, list: func(context.Context) ([]Device, error) { return r.List() }}
+	if !s.cfg.DisableNetlink {
+		b.watch = func(ctx context.Context) (<-chan struct{}, error) { return watchUevents(ctx, root, s.log) }
+	}
+	return b
+}
+
+// fileBackend re-parses a saved dump when its size or modification time changes.
+func fileBackend(path, product string, parse func([]byte) ([]Device, error)) *backend {
+	var (
+		mu    sync.Mutex
+		stamp string
+		devs  []Device
+	)
+	return &backend{product: product, list: func(context.Context) ([]Device, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("usb: %w", err)
+		}
+		if st.Size() > maxDumpBytes {
+			return nil, fmt.Errorf("usb: %s: %d bytes, larger than the %d accepted", path, st.Size(), maxDumpBytes)
+		}
+		now := fmt.Sprint(st.Size(), st.ModTime().UnixNano())
+		if now == stamp {
+			return devs, nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("usb: %w", err)
+		}
+		d, err := parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("usb: %s: %w", path, err)
+		}
+		stamp, devs = now, d
+		return devs, nil
+	}}
+}
+
+const maxDumpBytes = 64 << 20
+
+// Snapshot reports every device present, with Action "present".
+func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	devs, err := b.list(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range devs {
+		s.emit(emit, b, &devs[i], "present")
+	}
+	return nil
+}
+
+func (s *Source) emit(emit collector.Emit, b *backend, d *Device, action string) {
+	ev := event.New(event.USBDevice, d.Fields(action))
+	ev.Product = b.product
+	emit(ev)
+}
+
+// Run reports the devices present, then additions and removals until ctx ends.
+func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
+	b, err := s.backend()
+	if err != nil {
+		return err
+	}
+	devs, err := b.list(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]Device{}
+	for i := range devs {
+		known[devs[i].key()] = devs[i]
+		s.emit(emit, b, &devs[i], "present")
+	}
+
+	var notify <-chan struct{}
+	interval := s.cfg.PollInterval
+	if b.watch != nil {
+		ch, err := b.watch(ctx)
+		if err != nil {
+			s.log.Info("hotplug notifications unavailable, polling", "interval", interval, "reason", err)
+		} else {
+			notify = ch
+			interval = s.cfg.RescanInterval
+			s.log.Debug("watching netlink uevents", "rescan", interval)
+		}
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	pending := map[string]int{} // new devices still being configured: key -> re-reads so far
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case _, ok := <-notify:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.log.Warn("uevent socket closed, polling", "interval", s.cfg.PollInterval)
+				notify = nil
+				tick.Reset(s.cfg.PollInterval)
+				continue
+			}
+			// Coalesce the burst of uevents one plug produces.
+			settle.Reset(s.cfg.SettleDelay)
+			continue
+		case <-settle.C:
+		}
+		cur, err := b.list(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("listing USB devices failed", "error", err)
+			continue
+		}
+		seen := make(map[string]bool, len(cur))
+		retry := false
+		for i := range cur {
+			d := &cur[i]
+			k := d.key()
+			seen[k] = true
+			if _, ok := known[k]; ok {
+				continue
+			}
+			if d.incomplete && pending[k] < 3 {
+				pending[k]++
+				retry = true
+				continue
+			}
+			delete(pending, k)
+			known[k] = *d
+			s.emit(emit, b, d, "added")
+		}
+		for k, d := range known {
+			if !seen[k] {
+				delete(known, k)
+				s.emit(emit, b, &d, "removed")
+			}
+		}
+		for k := range pending {
+			if !seen[k] {
+				delete(pending, k)
+			}
+		}
+		if retry {
+			settle.Reset(s.cfg.SettleDelay)
+		}
+	}
+}
+
+// sortDevices orders devices by location, so snapshots are stable.
+func sortDevices(d []Device) {
+	sort.SliceStable(d, func(i, j int) bool { return naturalLess(d[i].Location, d[j].Location) })
+}
+
+// naturalLess compares strings with digit runs as numbers ("1-2" < "1-10").
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		if da != "" && db != "" {
+			if len(strings.TrimLeft(da, "0")) != len(strings.TrimLeft(db, "0")) {
+				return len(strings.TrimLeft(da, "0")) < len(strings.TrimLeft(db, "0"))
+			}
+			if c := strings.Compare(strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")); c != 0 {
+				return c < 0
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitPrefix(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
