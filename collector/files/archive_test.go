@@ -257,11 +257,11 @@ func rar5File(name string, encrypted bool) []byte {
 	body = append(body, name...)
 	var extra []byte
 	if encrypted {
-		rec := appendVint(nil, 1)                       // type: file encryption
-		rec = append(rec, appendVint(nil, 0)...)        // version
-		rec = append(rec, appendVint(nil, 0)...)        // flags
-		rec = append(rec, 15)                           // KDF count
-		rec = append(rec, make([]byte, 16+16)...)       // salt, IV
+		rec := appendVint(nil, 1)                 // type: file encryption
+		rec = append(rec, appendVint(nil, 0)...)  // version
+		rec = append(rec, appendVint(nil, 0)...)  // flags
+		rec = append(rec, 15)                     // KDF count
+		rec = append(rec, make([]byte, 16+16)...) // salt, IV
 		extra = append(appendVint(nil, uint64(len(rec))), rec...)
 	}
 	return rar5Header(2, 0, body, extra, 10)
@@ -313,7 +313,7 @@ func TestRar4(t *testing.T) {
 	build := func(mainFlags, fileFlags uint16) []byte {
 		out := append([]byte{}, magicRar4...)
 		out = append(out, rar4Block(0x73, mainFlags, make([]byte, 6), 0)...)
-		body := make([]byte, 21)                     // unp size, host os, crc, time, ver, method, name size, attr
+		body := make([]byte, 21)                    // unp size, host os, crc, time, ver, method, name size, attr
 		binary.LittleEndian.PutUint16(body[15:], 5) // name size
 		body = append(body, "a.txt"...)
 		out = append(out, rar4Block(0x74, fileFlags, body, 8)...)
