@@ -28,7 +28,7 @@ type aggregator struct {
 
 type dirWindow struct {
 	start      time.Time
-	files      map[string]int64 // base name -> size when seen (used only when stat fails... never; see close)
+	files      map[string]int64 // base name -> size when classified
 	deleted    map[string]struct{}
 	suppressed int
 	individual int

@@ -9,19 +9,19 @@ import (
 // DefaultExcludes are trees that change constantly for reasons unrelated to staging: build and
 // package caches, VCS object stores, bytecode caches. Excluded trees get no watches.
 var DefaultExcludes = []string{
-	".cache",            // XDG cache: go-build, pip, browsers' caches...
-	"go/pkg/mod",        // Go module cache
-	"node_modules",      // npm packages
-	".git/objects",      // git object store (a clone shows as the working tree's files instead)
-	"__pycache__",       // Python bytecode
-	"target",            // Cargo and Maven build output
-	".gradle",           // Gradle caches
-	".m2/repository",    // Maven repository
-	".cargo/registry",   // Cargo registry
-	".rustup",           // Rust toolchains
-	".npm",              // npm cache
-	".vscode-server",    // VS Code remote server
-	"Library/Caches",    // macOS caches
+	".cache",          // XDG cache: go-build, pip, browsers' caches...
+	"go/pkg/mod",      // Go module cache
+	"node_modules",    // npm packages
+	".git/objects",    // git object store (a clone shows as the working tree's files instead)
+	"__pycache__",     // Python bytecode
+	"target",          // Cargo and Maven build output
+	".gradle",         // Gradle caches
+	".m2/repository",  // Maven repository
+	".cargo/registry", // Cargo registry
+	".rustup",         // Rust toolchains
+	".npm",            // npm cache
+	".vscode-server",  // VS Code remote server
+	"Library/Caches",  // macOS caches
 	"Library/Containers/*/Data/Library/Caches",
 	"AppData/Local/Microsoft/Windows/INetCache",
 	"AppData/Local/Packages",
