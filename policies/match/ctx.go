@@ -89,16 +89,14 @@ type fieldEntry struct {
 // Ctx is the per-event evaluation state: the event, the fields resolved so far, and scratch
 // memory reused from event to event. A Ctx is used by one goroutine at a time.
 type Ctx struct {
-	ev      *event.Event
-	ft      *FieldTable
-	gen     uint32
-	fields  []fieldEntry
-	arena   []byte
-	kwGen   uint32
-	kwVals  []scalar
-	cands   []uint64
-	touched []int
-	patSeen []uint32
+	ev     *event.Event
+	ft     *FieldTable
+	gen    uint32
+	fields []fieldEntry
+	arena  []byte
+	kwGen  uint32
+	kwVals []scalar
+	cands  []uint64
 }
 
 // NewCtx returns a context for events matched against rules compiled with ft.
@@ -111,9 +109,6 @@ func (c *Ctx) Reset(ev *event.Event) {
 	if c.gen == 0 { // wrapped: clear stamps
 		for i := range c.fields {
 			c.fields[i].gen = 0
-		}
-		for i := range c.patSeen {
-			c.patSeen[i] = 0
 		}
 		c.kwGen = 0
 		c.gen = 1

@@ -225,6 +225,11 @@ func expandPlaceholders(v sigma.Value, ph map[string][]string) ([]string, *compi
 	s := v.Text
 	for i := 0; i < len(s); {
 		switch {
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] == '\\':
+			for j := range outs {
+				outs[j] += `\\`
+			}
+			i += 2
 		case s[i] == '\\' && i+1 < len(s) && s[i+1] == '%':
 			for j := range outs {
 				outs[j] += "%"

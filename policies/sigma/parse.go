@@ -26,7 +26,6 @@ func Parse(name string, data []byte) (*File, []Error) {
 	p := &parser{file: name}
 	chunks := splitDocuments(data)
 	var docs []*yaml.Node
-	var offsets []int
 	for _, c := range chunks {
 		node, err := decodeChunk(c.data)
 		if err != nil {
@@ -39,7 +38,6 @@ func Parse(name string, data []byte) (*File, []Error) {
 		}
 		shiftLines(node, c.line-1)
 		docs = append(docs, node)
-		offsets = append(offsets, c.line)
 	}
 	// A legacy v1 collection (action: global|reset|repeat) refuses the whole file: its documents
 	// only mean something merged together.
@@ -302,12 +300,6 @@ func stringList(n *yaml.Node) []string {
 		}
 	}
 	return out
-}
-
-var metaKeys = map[string]bool{
-	"title": true, "id": true, "name": true, "status": true, "description": true, "author": true,
-	"license": true, "date": true, "modified": true, "level": true, "taxonomy": true,
-	"references": true, "tags": true, "falsepositives": true, "fields": true, "related": true,
 }
 
 func (p *parser) meta(d *yaml.Node, structural map[string]bool) Meta {
