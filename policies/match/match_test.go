@@ -174,7 +174,7 @@ func TestCaseFolding(t *testing.T) {
 	})
 }
 
-// TestNullEmptyExists: null = absent or JSON null; [] = null; '' = present and empty; exists
+// TestNullEmptyExists: null = absent or JSON null; [] = null; ” = present and empty; exists
 // tests presence only.
 func TestNullEmptyExists(t *testing.T) {
 	runValueCases(t, []valueCase{
@@ -468,8 +468,8 @@ func TestConditionGrammar(t *testing.T) {
 		{"1 of them", "C", true},
 		{"1 of them", "U", false}, // _u excluded from them
 		{"all of them", "A B C X Y", true},
-		{"1 of _*", "U", true},          // included when the pattern starts with _
-		{"1 of *", "U", false},          // not otherwise
+		{"1 of _*", "U", true},                  // included when the pattern starts with _
+		{"1 of *", "U", false},                  // not otherwise
 		{"a and not 1 of filter_*", "A", true},  // pattern matching nothing is dropped
 		{"a and not 1 of filter_*", "B", false}, // ... so the condition is 'a'
 		{"a or all of nothing_*", "A", true},
