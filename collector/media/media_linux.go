@@ -1,0 +1,3 @@
+package media
+
+func (s *Source) liveBackend() (*backend, error) { return s.linuxBackend(), nil }

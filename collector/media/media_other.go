@@ -1,0 +1,9 @@
+//go:build !linux && !darwin && !windows
+
+package media
+
+import "errors"
+
+func (s *Source) liveBackend() (*backend, error) {
+	return nil, errors.New("media: no live source on this OS; set ProcRoot/SysfsRoot or MountsFile")
+}
