@@ -114,8 +114,10 @@ type group struct {
 	st           state
 }
 
-// expiry is when a sliding group holds nothing of use any more.
-func (g *group) expiry() int64 { return max(satAdd(g.newest, g.sp.ts), g.mutedUntil) }
+// expiry is when a sliding group holds nothing of use any more: its entries are out of the
+// window, and its mute can no longer apply to a late input (one within a timespan of stream
+// time).
+func (g *group) expiry() int64 { return max(satAdd(g.newest, g.sp.ts), satAdd(g.mutedUntil, g.sp.ts)) }
 
 // input is one occurrence fed to a spec: a base event or an inner correlation's firing.
 type input struct {
@@ -242,7 +244,9 @@ func (e *Engine) feed(tg *target, in *input) {
 		}
 		g.st.add(&ent, e.valBuf)
 		g.newest = max(g.newest, in.t)
-		g.st.expire(satSub(g.newest, sp.ts))
+		// The window is the last timespan of stream time, [now-timespan, now]: for an input in
+		// time order that is the timespan before it; a late input joins the current window.
+		g.st.expire(satSub(e.now, sp.ts))
 		if g.hidx < 0 {
 			g.deadline = g.expiry()
 			e.heap.push(g)
@@ -277,7 +281,7 @@ func (e *Engine) judge(g *group, last *entry) {
 	}
 	e.fire(g, last.t, count, val, g.st.evidence(e.evbuf[:0], last))
 	g.st.reset()
-	g.mutedUntil = satAdd(g.newest, sp.ts)
+	g.mutedUntil = satAdd(last.t, sp.ts)
 }
 
 // close judges a closing group's window (Time = window end) and drops the group.
