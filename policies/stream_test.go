@@ -206,6 +206,7 @@ var corpusPlaceholders = LoadOptions{Placeholders: map[string][]string{
 	"Important_AppIds":            {"00000002-0000-0ff1-ce00-000000000000"},
 	"ApprovedUserUpn":             {"admin@example.com"},
 	"Approved_Inviters":           {"it@example.com"},
+	"known_cdcs":                  {"cdc-01$"},
 }}
 
 func loadCorpus(tb testing.TB, withLOLRMM bool) *Ruleset {

@@ -24,28 +24,31 @@ func Parse(name string, data []byte) (*File, []Error) {
 		return f, []Error{{File: name, Line: 1, Message: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a rule file", len(data), MaxFileSize)}}
 	}
 	p := &parser{file: name}
-	chunks := splitDocuments(data)
-	var docs []*yaml.Node
-	for _, c := range chunks {
+	type decoded struct {
+		node *yaml.Node
+		err  *Error
+	}
+	var docs []decoded
+	for _, c := range splitDocuments(data) {
 		node, err := decodeChunk(c.data)
 		if err != nil {
 			line, msg := yamlErrorLine(err)
-			p.errAt(Pos{Line: line + c.line - 1}, "YAML: %s", msg)
+			docs = append(docs, decoded{err: &Error{File: name, Line: line + c.line - 1, Message: "YAML: " + msg}})
 			continue
 		}
 		if node == nil {
 			continue
 		}
 		shiftLines(node, c.line-1)
-		docs = append(docs, node)
+		docs = append(docs, decoded{node: node})
 	}
 	// A legacy v1 collection (action: global|reset|repeat) refuses the whole file: its documents
 	// only mean something merged together.
 	for _, d := range docs {
-		if d.Kind != yaml.MappingNode {
+		if d.node == nil || d.node.Kind != yaml.MappingNode {
 			continue
 		}
-		if k, v := lookup(d, "action"); v != nil && v.Kind == yaml.ScalarNode {
+		if k, v := lookup(d.node, "action"); v != nil && v.Kind == yaml.ScalarNode {
 			switch v.Value {
 			case "global", "reset", "repeat":
 				p.errAt(pos(k), "legacy Sigma v1 multi-document collection ('action: %s') is not supported: write each rule as a complete document", v.Value)
@@ -54,7 +57,11 @@ func Parse(name string, data []byte) (*File, []Error) {
 		}
 	}
 	for _, d := range docs {
-		p.document(f, d)
+		if d.err != nil {
+			p.errs = append(p.errs, *d.err)
+			continue
+		}
+		p.document(f, d.node)
 	}
 	return f, p.errs
 }
@@ -120,7 +127,13 @@ func yamlErrorLine(err error) (int, string) {
 	}
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return n, strings.TrimPrefix(msg, m[0])
+		rest := strings.TrimPrefix(msg, m[0])
+		// yaml.v3 numbers parser errors (unlike scanner errors) from 0, at the start of the
+		// construct being parsed.
+		if strings.HasPrefix(rest, "did not find expected") || strings.HasPrefix(rest, "found ") && !strings.HasPrefix(rest, "found character") {
+			n++
+		}
+		return n, rest
 	}
 	return 1, strings.TrimPrefix(msg, "yaml: ")
 }

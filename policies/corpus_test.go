@@ -1,0 +1,193 @@
+package policies
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vigilhq/vigil/internal/testdata"
+)
+
+// loadFolder loads every rule file of a folder one by one and returns how many loaded cleanly and
+// the refusal messages of the others, by file.
+func loadFolder(t *testing.T, dir string, opts LoadOptions) (loaded int, refused map[string][]string) {
+	t.Helper()
+	refused = map[string][]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isRuleFile(d.Name()) {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rs, problems := ParseBytes(path, data, opts)
+		var errs []string
+		for _, p := range problems {
+			if !p.Warning {
+				errs = append(errs, p.Error())
+			}
+		}
+		switch {
+		case len(errs) > 0:
+			refused[path] = errs
+		case rs.Len() == 0:
+			refused[path] = []string{"no document"}
+		default:
+			loaded++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded, refused
+}
+
+// TestCorpusLoads pins, per folder, how many SigmaHQ and LOLRMM rule files load and which are
+// refused (each with a specific reason).
+func TestCorpusLoads(t *testing.T) {
+	sigmahq := testdata.Dir(t, "sigmahq")
+	lolrmm := testdata.Dir(t, "lolrmm", "sigma")
+	cases := []struct {
+		dir     string
+		opts    LoadOptions
+		loaded  int
+		refused map[string]string // file (relative to the folder) -> message fragment
+	}{
+		{filepath.Join(sigmahq, "rules"), LoadOptions{}, 585, map[string]string{
+			// A broken upstream rule: a modifier written on the identifier instead of a field.
+			"macos/process_creation/proc_creation_macos_file_and_directory_discovery.yml": `invalid search identifier "select_tree_execution|endswith"`,
+		}},
+		{filepath.Join(sigmahq, "rules-emerging-threats"), LoadOptions{}, 56, map[string]string{
+			"2026/Exploits/CVE-2026-54121/win_security_adcs_certighost_cdc_chase_request.yml":     "unresolved placeholder %known_cdcs%",
+			"2026/Exploits/CVE-2026-54121/win_security_adcs_certighost_cert_issued_via_chase.yml": "unresolved placeholder %known_cdcs%",
+		}},
+		{filepath.Join(sigmahq, "rules-emerging-threats"), corpusPlaceholders, 58, nil},
+		{filepath.Join(sigmahq, "rules-threat-hunting"), LoadOptions{}, 24, nil},
+		{filepath.Join(sigmahq, "rules-placeholder"), corpusPlaceholders, 5, nil},
+		{lolrmm, LoadOptions{}, 632, nil},
+	}
+	for _, tc := range cases {
+		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
+			loaded, refused := loadFolder(t, tc.dir, tc.opts)
+			if loaded != tc.loaded || len(refused) != len(tc.refused) {
+				t.Errorf("loaded %d, refused %d; want %d and %d", loaded, len(refused), tc.loaded, len(tc.refused))
+			}
+			for path, msgs := range refused {
+				rel, _ := filepath.Rel(tc.dir, path)
+				want, ok := tc.refused[filepath.ToSlash(rel)]
+				if !ok || !strings.Contains(strings.Join(msgs, "\n"), want) {
+					t.Errorf("%s refused: %v (want %q)", rel, msgs, want)
+				}
+			}
+		})
+	}
+	t.Run("rules-placeholder without placeholders", func(t *testing.T) {
+		loaded, refused := loadFolder(t, filepath.Join(sigmahq, "rules-placeholder"), LoadOptions{})
+		if loaded != 0 || len(refused) != 5 {
+			t.Errorf("loaded %d, refused %d; want 0 and 5", loaded, len(refused))
+		}
+		for path, msgs := range refused {
+			if !strings.Contains(strings.Join(msgs, "\n"), "unresolved placeholder %") {
+				t.Errorf("%s: %v", path, msgs)
+			}
+		}
+	})
+}
+
+// TestUnsupportedRefused: the 19 legacy v1 rules are all refused, each naming the construct.
+func TestUnsupportedRefused(t *testing.T) {
+	dir := testdata.Dir(t, "sigmahq", "unsupported")
+	loaded, refused := loadFolder(t, dir, LoadOptions{})
+	if loaded != 0 || len(refused) != 19 {
+		t.Errorf("loaded %d, refused %d; want 0 and 19", loaded, len(refused))
+	}
+	kinds := map[string]int{}
+	for path, msgs := range refused {
+		m := strings.Join(msgs, "\n")
+		switch {
+		case strings.Contains(m, "aggregation pipe"):
+			kinds["pipe"]++
+		case strings.Contains(m, "'timeframe'"):
+			kinds["timeframe"]++
+		case strings.Contains(m, "action: global"):
+			kinds["action"]++
+		default:
+			t.Errorf("%s: unexpected reason %v", path, msgs)
+		}
+	}
+	if kinds["action"] != 3 || kinds["pipe"]+kinds["timeframe"] != 16 {
+		t.Errorf("reasons %v", kinds)
+	}
+}
+
+// TestCorrelationExamples: every correlation example loads except the malformed PR 5415 one
+// (timespan outside correlation:) and spec block 01 (no type); the alias example's base rules
+// (no title, no logsource) are refused as any rule without them, and its correlation loads
+// inactive with a warning for each unresolved rule.
+func TestCorrelationExamples(t *testing.T) {
+	dir := testdata.Dir(t, "sigmahq", "correlation-examples")
+	refusedWant := map[string]string{
+		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block01.yml":               "correlation: missing 'type'",
+		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block09.yml":               "missing 'title'",
+		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block10.yml":               "missing 'title'",
+		"sigmahq-pull-requests/pr-5415/rules/windows/process_creation/proc_creation_discovery_ransomware.yml":   "a top-level 'timespan' was found at line 13: it belongs inside 'correlation:'",
+		"sigmahq-pull-requests/pr-5415/rules/windows/process_creation/proc_creation_win_discovery_commands.yml": "value is a mapping",
+	}
+	var corrFiles []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && isRuleFile(d.Name()) {
+			corrFiles = append(corrFiles, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(corrFiles)
+	correlations := 0
+	for _, path := range corrFiles {
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		data, _ := os.ReadFile(path)
+		rs, problems := ParseBytes(path, data, LoadOptions{})
+		var errs []string
+		for _, p := range problems {
+			if !p.Warning {
+				errs = append(errs, p.Message)
+			}
+		}
+		for _, ri := range rs.Rules() {
+			if ri.Kind == "correlation" {
+				correlations++
+			}
+		}
+		want, refused := refusedWant[rel]
+		switch {
+		case refused && !strings.Contains(strings.Join(errs, "\n"), want):
+			t.Errorf("%s: problems %v, want %q", rel, errs, want)
+		case !refused && len(errs) > 0:
+			t.Errorf("%s: refused %v", rel, errs)
+		}
+	}
+	// 8 schema tests + spec blocks 02-08, 11, 12 (two) + PR 5415 (2 of 3 files) + 6085 + 6168.
+	if correlations != 8+9+1+2+1+1 {
+		t.Errorf("%d correlations loaded", correlations)
+	}
+	// The discovery-commands correlation of PR 5415 loads, but its base rules are refused, so
+	// it stays inactive with warnings; the full chained example of block 12 resolves.
+	data, _ := os.ReadFile(filepath.Join(dir, "sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block12.yml"))
+	rs, problems := ParseBytes("block12.yml", data, LoadOptions{})
+	if len(problems) != 0 || len(rs.specs) != 2 {
+		t.Errorf("block 12: %v, %d active correlations", problems, len(rs.specs))
+	}
+	data, _ = os.ReadFile(filepath.Join(dir, "sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block11.yml"))
+	rs, problems = ParseBytes("block11.yml", data, LoadOptions{})
+	if len(rs.specs) != 0 || len(problems) != 2 || !problems[0].Warning || !strings.Contains(problems[0].Message, `rule "internal_error" is not loaded`) {
+		t.Errorf("block 11: %v", problems)
+	}
+}
