@@ -68,7 +68,7 @@ func ParseRegExport(b []byte) (*RegExport, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reg export line %d: %w", start, err)
 			}
-			r.keys[cur][strings.ToLower(name)] = val
+			r.keys[cur][name] = val
 		}
 	}
 	return r, nil
@@ -331,7 +331,7 @@ func WindowsInput(r Registry) (layouts, ims []string, locale string) {
 			var tips []string
 			for k := range vals {
 				if strings.Contains(k, ":{") {
-					tips = append(tips, strings.ToUpper(k[:4])+k[4:])
+					tips = append(tips, strings.ToUpper(k))
 				}
 			}
 			sort.Strings(tips)
