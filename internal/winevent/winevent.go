@@ -216,19 +216,21 @@ func flattenSystem(out map[string]any, tag string, v any) {
 
 // flattenData copies EventData/UserData values. It understands both the named-element shape
 // ({"Image": "..."}) and the Data-list shape ({"Data": [{"#attributes": {"Name": "Image"},
-// "#text": "..."}]}).
+// "#text": "..."}]}). Names lose their spaces, as the Sigma taxonomy writes them (Defender's
+// "Source Name" is SourceName).
 func flattenData(out map[string]any, data map[string]any) {
 	for k, v := range data {
 		if k == "#attributes" {
 			continue
 		}
+		k = strings.ReplaceAll(k, " ", "")
 		if k == "Data" {
 			if list, ok := v.([]any); ok {
 				for _, item := range list {
 					if m, ok := item.(map[string]any); ok {
 						if attrs, ok := m["#attributes"].(map[string]any); ok {
 							if name, ok := attrs["Name"].(string); ok {
-								out[name] = scalar(m["#text"])
+								out[strings.ReplaceAll(name, " ", "")] = scalar(m["#text"])
 							}
 						}
 					}

@@ -66,6 +66,7 @@ func TestConvertShapes(t *testing.T) {
 		{"registry add", `{"Event":{"System":{"EventID":12,"Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"EventType":"CreateKey"}}}`, "registry_add", "sysmon", "EventType", "CreateKey"},
 		{"security data list", `{"Event":{"System":{"EventID":4624,"Channel":"Security"},"EventData":{"Data":[{"#attributes":{"Name":"LogonType"},"#text":"10"}]}}}`, "", "security", "LogonType", "10"},
 		{"user data", `{"Event":{"System":{"EventID":5858,"Channel":"Microsoft-Windows-WMI-Activity/Operational"},"UserData":{"Op":{"#attributes":{"x":"y"},"Operation":"ExecMethod"}}}}`, "", "wmi", "Operation", "ExecMethod"},
+		{"defender names lose spaces", `{"Event":{"System":{"EventID":1119,"Channel":"Microsoft-Windows-Windows Defender/Operational"},"EventData":{"Source Name":"Real-Time Protection"}}}`, "", "windefend", "SourceName", "Real-Time Protection"},
 		{"powershell", `{"System":{"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational"},"EventData":{"ScriptBlockText":"iex"}}`, "ps_script", "powershell", "ScriptBlockText", "iex"},
 	}
 	for _, c := range cases {

@@ -53,6 +53,21 @@ var skippedRegression = map[string]string{
 	"ef0ff092-a24a-4fbc-beea-06c08d53e085": "Cisco AAA syslog (raw text event; its test is commented out upstream and Vigil maps no Cisco logsource)",
 }
 
+// countDisagrees lists the cases whose upstream match_count contradicts Sigma's semantics: every
+// event counted here provably satisfies the rule's selection. SigmaHQ's own runner
+// (tests/regression_tests_runner.py) only checks that the rule fires at least once and never
+// asserts match_count, so these stale counts went unnoticed upstream. docs/policies.md repeats
+// this list.
+var countDisagrees = map[string]struct {
+	count  int
+	reason string
+}{
+	"0b9ad457-2554-44c1-82c2-d56a99c42377": {3, `Anydesk Temporary Artefact: 3 of the 5 events hold \AppData\Roaming\AnyDesk\user.conf (user.conf.new twice, user.conf~RF2d9c20d.TMP); upstream says 1`},
+	"8fbf3271-1ef6-4e94-8210-03c2317947f6": {3, `Cred Dump Tools Dropped Files: procdump.exe, procdump64.exe and procdump64a.exe each end in a listed name (the Zone.Identifier streams do not); upstream says 1`},
+	"45e112d0-7759-4c2a-aa36-9f8fb79d3393": {3, `IE Change Domain Zone: all 3 events set a ZoneMap\Domains value to DWORD 2, which the filter does not exclude; upstream says 1`},
+	"c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e": {2, `Disable Administrative Share Creation at Startup: both AutoShareServer and AutoShareWks are set to DWORD 0; upstream says 1`},
+}
+
 type outcome struct{ ran, passed int }
 
 // TestSigmaHQRegression replays every SigmaHQ regression case: the rule alone is loaded, the
@@ -83,14 +98,18 @@ func TestSigmaHQRegression(t *testing.T) {
 		if err := yaml.Unmarshal(data, &ri); err != nil {
 			t.Fatalf("%s: %v", info, err)
 		}
-		if len(ri.RuleMetadata) != 1 || len(ri.Tests) != 1 {
-			t.Fatalf("%s: expected one rule and one test", info)
+		if len(ri.RuleMetadata) != 1 || len(ri.Tests) > 1 {
+			t.Fatalf("%s: expected one rule and at most one test", info)
 		}
 		id := ri.RuleMetadata[0].ID
 		name := strings.TrimPrefix(filepath.Dir(info), filepath.Join(root, "regression_data")+string(filepath.Separator))
 		if why, ok := skippedRegression[id]; ok {
 			skipped[id] = true
 			t.Logf("skip %s: %s", name, why)
+			continue
+		}
+		if len(ri.Tests) == 0 {
+			t.Errorf("%s: no regression test and not in the skip list", name)
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -124,6 +143,13 @@ func TestSigmaHQRegression(t *testing.T) {
 			}
 			eng.Flush(emit)
 			want := ri.Tests[0].MatchCount
+			if d, ok := countDisagrees[id]; ok {
+				if want == nil || *want == d.count {
+					t.Errorf("countDisagrees entry for %s no longer disagrees with upstream: remove it", id)
+				}
+				t.Logf("upstream match_count %d replaced: %s", *want, d.reason)
+				want = &d.count
+			}
 			switch {
 			case want == nil && n == 0:
 				t.Errorf("rule %q: no match on %d event(s); the case gives no match_count, so at least one is expected", ri.RuleMetadata[0].Title, len(events))
@@ -151,9 +177,17 @@ func readEvents(t *testing.T, dir string) []*event.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A case holds its events in .json; a .jsoncls beside it is the same record again, read only
+	// when there is no .json.
+	ext := ".jsoncls"
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			ext = ".json"
+		}
+	}
 	var events []*event.Event
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") && !strings.HasSuffix(e.Name(), ".jsoncls") {
+		if !strings.HasSuffix(e.Name(), ext) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
