@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +15,34 @@ import (
 	"github.com/vigilhq/vigil/internal/event"
 )
 
-// TestLoopMountedVfat mounts a real vfat image through a loop device under a media root and
-// checks that the live collector (real /proc and /sys, mountinfo change notifications) reports
-// it mounted, answers IsRemovable for it, and reports it unmounted.
+// kernelHas tells whether /proc/filesystems lists fs.
+func kernelHas(fs string) bool {
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] == fs {
+			return true
+		}
+	}
+	return false
+}
+
+func makeImage(t *testing.T, dir string) string {
+	t.Helper()
+	img := filepath.Join(dir, "stick.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestLoopMountedVfat mounts a real vfat image with `mount -o loop` under a media root and
+// checks the live collector (real /proc/self/mountinfo and /sys).
 func TestLoopMountedVfat(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("loop mounts need root")
@@ -25,34 +51,84 @@ func TestLoopMountedVfat(t *testing.T) {
 	if err != nil {
 		t.Skip("mkfs.vfat not installed (apt-get install dosfstools)")
 	}
+	if !kernelHas("vfat") {
+		t.Skip("this kernel has no vfat driver (not in /proc/filesystems, no modules to load); TestLinuxClassification covers vfat from a fixture mountinfo, TestLoopMountedFuseblk mounts a real loop device")
+	}
 	dir := t.TempDir()
-	img := filepath.Join(dir, "stick.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 8<<20); err != nil {
-		t.Fatal(err)
-	}
+	img := makeImage(t, dir)
 	if out, err := exec.Command(mkfs, "-n", "VIGILTEST", img).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.vfat: %v: %s", err, out)
 	}
+	liveMountTest(t, dir, "vfat", func(mp string) error {
+		out, err := exec.Command("mount", "-o", "loop", "-t", "vfat", img, mp).CombinedOutput()
+		if err != nil {
+			return &mountErr{err, out}
+		}
+		return nil
+	}, nil)
+}
+
+// TestLoopMountedFuseblk puts an NTFS image on a real loop device and mounts it with ntfs-3g,
+// which the kernel shows as fuseblk on /dev/loopN: the same path through mountinfo and sysfs
+// as a USB stick formatted NTFS, on kernels without vfat.
+func TestLoopMountedFuseblk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loop mounts need root")
+	}
+	mkntfs, err1 := exec.LookPath("mkntfs")
+	ntfs3g, err2 := exec.LookPath("ntfs-3g")
+	if err1 != nil || err2 != nil {
+		t.Skip("ntfs-3g not installed (apt-get install ntfs-3g)")
+	}
+	if !kernelHas("fuseblk") {
+		t.Skip("this kernel has no fuseblk")
+	}
+	dir := t.TempDir()
+	img := makeImage(t, dir)
+	if out, err := exec.Command(mkntfs, "-F", "-Q", "-q", "-L", "VIGILTEST", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkntfs: %v: %s", err, out)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("losetup refused here: %v: %s", err, out)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	liveMountTest(t, dir, "fuseblk", func(mp string) error {
+		out, err := exec.Command(ntfs3g, loop, mp).CombinedOutput()
+		if err != nil {
+			return &mountErr{err, out}
+		}
+		return nil
+	}, func(dev string) bool { return dev == loop })
+}
+
+type mountErr struct {
+	err error
+	out []byte
+}
+
+func (e *mountErr) Error() string { return e.err.Error() + ": " + strings.TrimSpace(string(e.out)) }
+
+// liveMountTest runs the live collector, mounts with mount(mp), and checks the mounted event,
+// IsRemovable and the unmounted event.
+func liveMountTest(t *testing.T, dir, fstype string, mount func(mp string) error, devOK func(string) bool) {
+	t.Helper()
 	media := filepath.Join(dir, "media")
 	mp := filepath.Join(media, "alice", "VIGILTEST")
 	if err := os.MkdirAll(mp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-
-	src := New(Config{MediaRoots: []string{media}, PollInterval: time.Hour, RescanInterval: time.Hour})
+	src := New(Config{MediaRoots: []string{media}, PollInterval: 200 * time.Millisecond})
 	ch := make(chan *event.Event, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, func(e *collector.Event) { ch <- e }) }()
-	// Let Run take its first look (nothing of ours is mounted yet).
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // let Run take its first look
 
-	if out, err := exec.Command("mount", "-o", "loop", "-t", "vfat", img, mp).CombinedOutput(); err != nil {
-		t.Skipf("loop mount refused here: %v: %s", err, out)
+	if err := mount(mp); err != nil {
+		t.Skipf("mount refused here: %v", err)
 	}
 	mounted := true
 	defer func() {
@@ -60,8 +136,6 @@ func TestLoopMountedVfat(t *testing.T) {
 			unix.Unmount(mp, unix.MNT_DETACH)
 		}
 	}()
-	// PollInterval and RescanInterval are an hour: only the mountinfo notification can
-	// deliver these events in time.
 	wait := func(action string) *event.Event {
 		t.Helper()
 		for {
@@ -79,10 +153,10 @@ func TestLoopMountedVfat(t *testing.T) {
 		}
 	}
 	e := wait("mounted")
-	if e.String("FsType") != "vfat" || e.String("Reason") != "media-path" || e.Product != event.Linux {
+	if e.String("FsType") != fstype || e.String("Reason") != "media-path" || e.Product != event.Linux {
 		t.Errorf("mounted event: %v", e.Fields)
 	}
-	if dev := e.String("Device"); len(dev) < 9 || dev[:9] != "/dev/loop" {
+	if dev := e.String("Device"); !strings.HasPrefix(dev, "/dev/loop") && (devOK == nil || !devOK(dev)) {
 		t.Errorf("device %q", dev)
 	}
 	if m, ok := src.IsRemovable(filepath.Join(mp, "dump.zip")); !ok || m.MountPoint != mp {

@@ -12,6 +12,9 @@ import (
 // watchMountinfo signals when the mount table changes: the kernel marks an open
 // /proc/<pid>/mountinfo with POLLPRI|POLLERR after every mount or unmount in its namespace.
 // Only the live /proc has that; a fixture file is refused (the caller polls instead).
+//
+// Not every kernel flags every change: the 6.18 kernel this was tested on flags unmounts but
+// not mounts. So the notification only shortens the delay; the caller polls regardless.
 func watchMountinfo(ctx context.Context, path string, log hclog.Logger) (<-chan struct{}, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
