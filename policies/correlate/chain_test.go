@@ -258,3 +258,19 @@ func TestOddInput(t *testing.T) {
 		t.Errorf("%d firings, want 1 (the far-future event; the ancient one is late)", n)
 	}
 }
+
+// An event carried by two inner firings is listed once in the outer firing's evidence.
+func TestChainedEvidenceIsDistinct(t *testing.T) {
+	specs := []Spec{
+		{Type: EventCount, Rules: bases(0), GroupBy: []string{"User"}, Timespan: mn, Condition: ops("gte", 1)},
+		{Type: EventCount, Rules: bases(1), GroupBy: []string{"User"}, Timespan: mn, Condition: ops("gte", 2)},
+		{Type: Temporal, Rules: []Ref{CorrRef(0), CorrRef(1)}, GroupBy: []string{"User"}, Timespan: mn},
+	}
+	ab := obs(1, sec, "ab", "User", "u")
+	got, _ := run(t, specs, Options{}, obs(1, 0, "b", "User", "u"), ab, again(0, ab))
+	checkFirings(t, got, []string{
+		"1@1s n=2 g=User:u ids=b,ab",
+		"0@1s n=1 g=User:u ids=ab",
+		"2@1s n=2 g=User:u ids=b,ab",
+	})
+}

@@ -3,6 +3,7 @@ package correlate
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/event"
@@ -352,45 +353,42 @@ func (e *Engine) fire(g *group, t int64, count int, val float64, ents []*entry) 
 			f.Group[name] = vals[i]
 		}
 	}
-	// Evidence: the newest MaxEvidence ids, oldest first.
-	n := 0
-	for _, x := range ents {
-		if x.ids != nil {
-			n += len(x.ids)
-		} else if x.id != "" {
-			n++
-		}
-	}
-	n = min(n, e.opts.MaxEvidence)
-	if n > 0 {
-		ids := make([]string, n)
-		i := n
-	fill:
-		for j := len(ents) - 1; j >= 0; j-- {
-			x := ents[j]
-			if x.ids == nil {
-				if x.id != "" {
-					i--
-					ids[i] = x.id
-				}
-			} else {
-				for k := len(x.ids) - 1; k >= 0; k-- {
-					i--
-					ids[i] = x.ids[k]
-					if i == 0 {
-						break
-					}
-				}
-			}
-			if i == 0 {
-				break fill
-			}
-		}
-		f.EventIDs = ids
-	}
+	f.EventIDs = e.evidenceIDs(ents)
 	clear(ents)
 	e.evbuf = ents[:0]
 	e.queue = append(e.queue, pendingFiring{f: f, t: t})
+}
+
+// evidenceIDs returns the distinct ids of ents (time-ordered), the newest MaxEvidence of them,
+// oldest first. An event matched by several rules, or carried by several inner firings, is
+// listed once.
+func (e *Engine) evidenceIDs(ents []*entry) []string {
+	var ids []string
+	seen := map[string]bool{}
+	add := func(id string) bool {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return len(ids) < e.opts.MaxEvidence
+	}
+newest:
+	for j := len(ents) - 1; j >= 0; j-- {
+		x := ents[j]
+		if x.ids == nil {
+			if !add(x.id) {
+				break
+			}
+			continue
+		}
+		for k := len(x.ids) - 1; k >= 0; k-- {
+			if !add(x.ids[k]) {
+				break newest
+			}
+		}
+	}
+	slices.Reverse(ids)
+	return ids
 }
 
 // drain emits queued firings and feeds each to the specs referencing its spec.
