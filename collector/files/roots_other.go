@@ -4,7 +4,7 @@ package files
 
 import "os"
 
-// DefaultRoots on other systems: the temp folder and /tmp.
+// DefaultRoots on other systems: home folders under /home and the temp folders.
 func DefaultRoots() []string {
-	return existing([]string{"/tmp", "/var/tmp", os.TempDir()})
+	return existing(append(subdirs("/home"), "/tmp", "/var/tmp", os.TempDir()))
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -94,7 +93,6 @@ type Inventory struct {
 	Virtualization                string
 	LoggedInUsers, RemoteSessions []string
 	gatewayIface                  string
-	wifiIface                     string
 	liveZone                      bool
 }
 
@@ -308,18 +306,6 @@ func DumpRunner(dir string) CommandRunner {
 		}
 		return b, nil
 	}
-}
-
-// homes lists the users' home folders under HomeRoot (plus RootHome on Linux).
-func (s *Source) homes() []string {
-	var out []string
-	ents, _ := os.ReadDir(s.cfg.HomeRoot)
-	for _, e := range ents {
-		if e.IsDir() && e.Name() != "Shared" && e.Name() != "Guest" {
-			out = append(out, filepath.Join(s.cfg.HomeRoot, e.Name()))
-		}
-	}
-	return out
 }
 
 // Inventory gathers the host inventory once.

@@ -22,7 +22,7 @@ const defaultHomeRoot = `C:\Users`
 // table (gateway MAC), `netsh wlan show interfaces`, WTS sessions and gopsutil's virtualization.
 func (s *Source) gather(ctx context.Context) (*Inventory, error) {
 	inv := windowsFromRegistry(liveRegistry{})
-	inv.liveZone = true
+	inv.liveZone = s.live()
 	if inv.Hostname == "" {
 		inv.Hostname, _ = os.Hostname()
 	}
