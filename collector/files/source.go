@@ -29,6 +29,7 @@ const (
 	DefaultModifiedInterval = 5 * time.Minute
 	DefaultMaxTracked       = 200000
 	renamePairWindow        = 500 * time.Millisecond
+	maxReported             = 10000
 )
 
 // Config configures the files source. Zero values take the defaults named in each field.
@@ -686,10 +687,15 @@ func (s *Source) settle(p string, now time.Time) {
 	if pf.action == "modified" && info.Type == "" && seen && now.Sub(prev.at) < s.cfg.ModifiedInterval {
 		return // reported recently; a file being edited is not news every few seconds
 	}
-	s.reported[p] = reportedFile{at: now, size: st.Size(), mtime: st.ModTime(), archive: info}
 	if !s.agg.add(p, st.Size(), false, info.Type != "", now) {
-		return
+		return // counted in its directory's aggregate
 	}
+	// Remember individually reported files only: that set is bounded by the per-window budgets
+	// (and capped), where every file of a burst would not be.
+	if len(s.reported) >= maxReported {
+		s.reported = map[string]reportedFile{}
+	}
+	s.reported[p] = reportedFile{at: now, size: st.Size(), mtime: st.ModTime(), archive: info}
 	f := map[string]any{"TargetFilename": p, "Action": pf.action, "Size": st.Size()}
 	if pf.from != "" {
 		f["SourceFilename"] = pf.from

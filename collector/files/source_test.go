@@ -412,3 +412,39 @@ func TestCloudSyncTag(t *testing.T) {
 		t.Fatalf("got %v", e.Fields)
 	}
 }
+
+// TestDeleteTree: removing a tree reports its files (not its directories) as deleted, in bursts
+// as aggregates.
+func TestDeleteTree(t *testing.T) {
+	root := t.TempDir()
+	tree := filepath.Join(root, "stage")
+	makeTree(t, tree, 3, 10)
+	s, rec, stop := start(t, Config{Roots: []string{root}, Excludes: []string{}, Window: 500 * time.Millisecond})
+	if w := s.Stats().Watches; w != 5 {
+		t.Fatalf("watches %d, want 5", w)
+	}
+	if err := os.RemoveAll(tree); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "watches dropped", 5*time.Second, func() bool { return s.Stats().Watches == 1 })
+	time.Sleep(700 * time.Millisecond)
+	stop()
+	deleted, inAggs := 0, 0
+	for _, e := range rec.all() {
+		p := e.String("TargetFilename")
+		switch e.Fields["Action"] {
+		case "deleted":
+			deleted++
+			if !strings.HasSuffix(p, ".txt") {
+				t.Errorf("directory reported deleted: %s", p)
+			}
+		case "aggregate":
+			inAggs += e.Fields["DeletedCount"].(int)
+		default:
+			t.Errorf("unexpected %v", e.Fields)
+		}
+	}
+	if inAggs != 30 || deleted == 0 || deleted > DefaultGlobalLimit {
+		t.Errorf("deleted events %d, DeletedCount total %d (want 30)", deleted, inAggs)
+	}
+}
