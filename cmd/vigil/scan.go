@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/vigilhq/vigil/collector/suite"
+	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/policies"
+)
+
+func init() { subcommands = append(subcommands, newScanCmd) }
+
+// maxKeptEvents bounds how many events a scan keeps in memory to show as evidence.
+const maxKeptEvents = 200000
+
+type scanFlags struct {
+	opts        suite.Options
+	rules       []string
+	noBuiltin   bool
+	watch       time.Duration
+	jsonOut     bool
+	withEvents  bool
+	failOn      string
+	logLevel    string
+	placeholder placeholderFlag
+}
+
+func newScanCmd() *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Scan this machine once: inventory and findings, no server",
+		Long: `Runs every collector once in snapshot mode (processes, network connections, USB devices,
+displays, removable media, host settings; file activity with --watch), evaluates the built-in
+rule pack plus any --rules, and prints an inventory summary and the findings by severity.
+Nothing leaves the machine.
+
+--watch DURATION keeps watching for that long (file activity, new processes and devices).
+--json prints one JSON object per line: findings as {"kind":"finding", ...} with the fields of
+'vigil policy eval', and with --events every event as {"kind":"event", ...}.
+
+The root flags read fixture trees or saved tool output instead of the live system, for tests and
+forensics: --sysfs-root and --proc-root stand for /sys and /proc, --ioreg-file is saved macOS
+'ioreg -p IOUSB -l -w0' output, --windows-devices-file saved 'pnputil /enum-devices /connected'
+output, --display-registry-file a 'reg export' of HKLM\SYSTEM\CurrentControlSet\Enum\DISPLAY.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runScan(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.opts.Only, "only", nil, "run only these sources: "+strings.Join(suite.Names, ", "))
+	fl.StringArrayVar(&f.rules, "rules", nil, "extra rule file or folder (repeatable)")
+	fl.BoolVar(&f.noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
+	fl.DurationVar(&f.watch, "watch", 0, "keep watching for this long after the snapshot (e.g. 10m)")
+	fl.BoolVar(&f.jsonOut, "json", false, "print JSON lines instead of the report")
+	fl.BoolVar(&f.withEvents, "events", false, "with --json, print every event too")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit with status 1 when a finding of this level or higher is found (informational, low, medium, high, critical)")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on standard error (trace, debug, info, warn, error, off)")
+	fl.StringVar(&f.opts.SysfsRoot, "sysfs-root", "", "directory standing for /sys")
+	fl.StringVar(&f.opts.ProcRoot, "proc-root", "", "directory standing for /proc")
+	fl.StringVar(&f.opts.EtcRoot, "etc-root", "", "directory standing for /etc")
+	fl.StringVar(&f.opts.DevRoot, "dev-root", "", "directory standing for /dev")
+	fl.StringVar(&f.opts.IoregFile, "ioreg-file", "", "saved macOS `ioreg -p IOUSB -l -w0` output to read USB devices from")
+	fl.StringVar(&f.opts.IoregDisplayFile, "ioreg-display-file", "", "saved macOS `ioreg -lw0 -r -c IODisplayConnect` output to read EDIDs from")
+	fl.StringVar(&f.opts.WindowsDevicesFile, "windows-devices-file", "", "saved Windows `pnputil /enum-devices /connected` output to read USB devices from")
+	fl.StringVar(&f.opts.DisplayRegistry, "display-registry-file", "", "Windows `reg export` of HKLM\\SYSTEM\\CurrentControlSet\\Enum\\DISPLAY to read EDIDs from")
+	fl.StringVar(&f.opts.HostRegistry, "host-registry-file", "", "Windows registry export to read host settings from")
+	fl.StringArrayVar(&f.opts.FileRoots, "files-root", nil, "folder the file collector watches with --watch (repeatable; default: homes and temp folders)")
+	f.placeholder.register(cmd)
+	return cmd
+}
+
+var levelRank = map[string]int{"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+func runScan(cmd *cobra.Command, f *scanFlags) error {
+	if f.withEvents && !f.jsonOut {
+		return fmt.Errorf("--events goes with --json")
+	}
+	if f.failOn != "" && levelRank[f.failOn] == 0 {
+		return fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", f.failOn)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr()})
+	if f.logLevel == "off" {
+		log = hclog.NewNullLogger()
+	}
+	f.opts.Logger = log
+	opts, err := f.placeholder.options()
+	if err != nil {
+		return err
+	}
+	rs, err := loadRules(cmd.ErrOrStderr(), f.rules, !f.noBuiltin, opts)
+	if err != nil {
+		return err
+	}
+	eng, err := policies.NewEngine(rs, policies.EngineOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	s, err := suite.New(f.opts)
+	if err != nil {
+		return err
+	}
+	hostname, _ := os.Hostname()
+
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	defer out.Flush()
+	rep := newScanReport()
+	var werr error
+	write := func(kind string, v any) {
+		if werr != nil || !f.jsonOut || (kind == "event" && !f.withEvents) {
+			return
+		}
+		werr = writeKind(out, kind, v)
+		if werr == nil && f.watch > 0 {
+			werr = out.Flush() // stream while watching
+		}
+	}
+	var mu sync.Mutex
+	emitFinding := func(fd *policies.Finding) {
+		rep.addFinding(fd)
+		write("finding", fd)
+	}
+	emit := func(ev *event.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Host == "" {
+			ev.Host = hostname
+		}
+		rep.addEvent(ev)
+		write("event", ev)
+		eng.Process(ev, emitFinding)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	var srcErr error
+	if f.watch > 0 {
+		wctx, cancel := context.WithTimeout(ctx, f.watch)
+		srcErr = s.Run(wctx, emit)
+		cancel()
+	} else {
+		srcErr = s.Snapshot(ctx, emit)
+	}
+	mu.Lock()
+	eng.Flush(emitFinding)
+	mu.Unlock()
+	if werr != nil {
+		return werr
+	}
+	if srcErr != nil {
+		log.Warn("some sources failed", "error", srcErr)
+	}
+	if !f.jsonOut {
+		rep.render(out, hostname, time.Since(start), srcErr)
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if f.failOn != "" && rep.maxLevel() >= levelRank[f.failOn] {
+		return exitError{1}
+	}
+	return nil
+}
+
+func writeKind(w io.Writer, kind string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	// {"kind":"...", <the object's own keys>}
+	if _, err := fmt.Fprintf(w, `{"kind":%q,`, kind); err != nil {
+		return err
+	}
+	if _, err := w.Write(b[1:]); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
+}

@@ -1,0 +1,230 @@
+// Package suite assembles every endpoint source from one set of options (path roots for fixture
+// and forensic runs, file-watch roots, intervals) and wires them together: removable volumes the
+// media source sees become roots of the file watcher, and file events on them are tagged
+// Removable. `vigil scan` and the agent both run collectors through it.
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/display"
+	"github.com/vigilhq/vigil/collector/files"
+	"github.com/vigilhq/vigil/collector/host"
+	"github.com/vigilhq/vigil/collector/media"
+	"github.com/vigilhq/vigil/collector/netconn"
+	"github.com/vigilhq/vigil/collector/process"
+	"github.com/vigilhq/vigil/collector/usb"
+)
+
+// Names of the sources, in the order they run.
+var Names = []string{"host", "process", "netconn", "usb", "display", "media", "files"}
+
+// Options configures the suite. Empty roots mean the live system.
+type Options struct {
+	Only []string // source names to run (see Names); empty: all
+
+	SysfsRoot string // stands for /sys (USB devices, DRM EDIDs, block devices, network classes)
+	ProcRoot  string // stands for /proc (processes, network, mountinfo, ARP table)
+	EtcRoot   string // stands for /etc (time zone, keyboard, OS release)
+	DevRoot   string // stands for /dev (volume labels)
+
+	IoregFile          string // macOS `ioreg -p IOUSB -l -w0` output (USB devices)
+	IoregDisplayFile   string // macOS `ioreg -lw0 -r -c IODisplayConnect` output (EDIDs)
+	WindowsDevicesFile string // Windows `pnputil /enum-devices /connected` output (USB devices)
+	DisplayRegistry    string // Windows `reg export HKLM\SYSTEM\CurrentControlSet\Enum\DISPLAY` file
+	HostRegistry       string // Windows registry export for host settings (keyboard layouts, input methods)
+
+	FileRoots    []string // watched folders; nil: the file collector's defaults (homes, temp)
+	FileExcludes []string // nil: the file collector's defaults
+
+	Logger hclog.Logger
+}
+
+// Suite is the set of configured sources.
+type Suite struct {
+	sources []collector.Source
+	media   *media.Source
+	files   *files.Source
+	log     hclog.Logger
+}
+
+// New builds the sources the options select.
+func New(o Options) (*Suite, error) {
+	log := o.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	want := map[string]bool{}
+	for _, n := range o.Only {
+		for _, part := range strings.Split(n, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !contains(Names, part) {
+				return nil, fmt.Errorf("unknown source %q (sources: %s)", part, strings.Join(Names, ", "))
+			}
+			want[part] = true
+		}
+	}
+	on := func(name string) bool { return len(want) == 0 || want[name] }
+	s := &Suite{log: log}
+	named := func(n string) hclog.Logger { return log.Named(n) }
+	if on("host") {
+		s.sources = append(s.sources, host.New(host.Config{
+			EtcRoot: o.EtcRoot, ProcRoot: o.ProcRoot, SysRoot: o.SysfsRoot,
+			RegistryExport: o.HostRegistry, Logger: named("host"),
+		}))
+	}
+	if on("process") {
+		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process")}))
+	}
+	if on("netconn") {
+		s.sources = append(s.sources, netconn.New(netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn")}))
+	}
+	if on("usb") {
+		s.sources = append(s.sources, usb.New(usb.Config{
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregFile, WindowsDevicesFile: o.WindowsDevicesFile, Logger: named("usb"),
+		}))
+	}
+	if on("display") {
+		s.sources = append(s.sources, display.New(display.Config{
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregDisplayFile, RegistryFile: o.DisplayRegistry, Logger: named("display"),
+		}))
+	}
+	if on("media") || on("files") {
+		s.media = media.New(media.Config{ProcRoot: o.ProcRoot, SysfsRoot: o.SysfsRoot, DevRoot: o.DevRoot, Logger: named("media")})
+		if on("media") {
+			s.sources = append(s.sources, s.media)
+		}
+	}
+	if on("files") {
+		m := s.media
+		s.files = files.New(files.Config{
+			Roots: o.FileRoots, Excludes: o.FileExcludes, Logger: named("files"),
+			IsRemovable: func(p string) bool { _, ok := m.IsRemovable(p); return ok },
+		})
+		s.sources = append(s.sources, s.files)
+	}
+	if len(s.sources) == 0 {
+		return nil, errors.New("no source selected")
+	}
+	return s, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Sources returns the configured sources in run order.
+func (s *Suite) Sources() []collector.Source { return s.sources }
+
+// serial makes emit safe to call from several sources at once.
+func serial(emit collector.Emit) collector.Emit {
+	var mu sync.Mutex
+	return func(ev *collector.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		emit(ev)
+	}
+}
+
+// Snapshot runs every source's Snapshot once, one after another. A source that fails is
+// reported in the returned error (all failures joined) but does not stop the others.
+func (s *Suite) Snapshot(ctx context.Context, emit collector.Emit) error {
+	var errs []error
+	for _, src := range s.sources {
+		if err := src.Snapshot(ctx, emit); err != nil {
+			s.log.Warn("source failed", "source", src.Name(), "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs every source until ctx ends, serialising emit. Removable volumes the media source
+// reports are added to (and removed from) the file watcher's roots as they come and go. It
+// returns when all sources have returned, with their errors joined.
+func (s *Suite) Run(ctx context.Context, emit collector.Emit) error {
+	emit = serial(emit)
+	if s.media != nil && s.files != nil {
+		var mu sync.Mutex
+		current := map[string]bool{}
+		f := s.files
+		s.media.Subscribe(func(mounts []media.Mount) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen := map[string]bool{}
+			for _, m := range mounts {
+				seen[m.MountPoint] = true
+				if !current[m.MountPoint] {
+					if err := f.AddRoot(m.MountPoint); err != nil {
+						s.log.Warn("cannot watch removable volume", "mount", m.MountPoint, "error", err)
+						continue
+					}
+					current[m.MountPoint] = true
+				}
+			}
+			for mp := range current {
+				if !seen[mp] {
+					f.RemoveRoot(mp)
+					delete(current, mp)
+				}
+			}
+		})
+	}
+	sources := s.sources
+	if s.media != nil && !contains(names(sources), "media") {
+		// The file watcher needs the media source's mount tracking even when its events are not
+		// wanted.
+		sources = append(sources, quiet{s.media})
+	}
+	var wg sync.WaitGroup
+	errCh := make(chan error, len(sources))
+	for _, src := range sources {
+		wg.Add(1)
+		go func(src collector.Source) {
+			defer wg.Done()
+			if err := src.Run(ctx, emit); err != nil && ctx.Err() == nil {
+				s.log.Warn("source stopped", "source", src.Name(), "error", err)
+				errCh <- err
+			}
+		}(src)
+	}
+	wg.Wait()
+	close(errCh)
+	var errs []error
+	for err := range errCh {
+		errs = append(errs, err)
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+func names(srcs []collector.Source) []string {
+	var out []string
+	for _, s := range srcs {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// quiet runs a source and drops its events.
+type quiet struct{ collector.Source }
+
+func (q quiet) Run(ctx context.Context, _ collector.Emit) error {
+	return q.Source.Run(ctx, func(*collector.Event) {})
+}
