@@ -109,9 +109,14 @@ func tokenize(s string) ([]token, error) {
 	return toks, nil
 }
 
+// maxCondDepth bounds nesting (parentheses and 'not') so hostile conditions cannot exhaust the
+// stack.
+const maxCondDepth = 200
+
 type condParser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int
 	ids  map[string]bool
 	// warnings collects "pattern matched nothing" notes.
 	warnings []string
@@ -226,7 +231,11 @@ func combine(args []Cond, mk func([]Cond) Cond) Cond {
 
 func (p *condParser) parseNot() (Cond, error) {
 	if isOp(p.peek(), "not") {
-		p.next()
+		t := p.next()
+		if p.depth++; p.depth > maxCondDepth {
+			return nil, p.errf(t, "condition nested deeper than %d levels", maxCondDepth)
+		}
+		defer func() { p.depth-- }()
 		c, err := p.parseNot()
 		if err != nil || c == nil {
 			return nil, err
@@ -246,6 +255,10 @@ func (p *condParser) parseAtom() (Cond, error) {
 	case tRParen:
 		return nil, p.errf(t, "unexpected ')'")
 	case tLParen:
+		if p.depth++; p.depth > maxCondDepth {
+			return nil, p.errf(t, "condition nested deeper than %d levels", maxCondDepth)
+		}
+		defer func() { p.depth-- }()
 		c, err := p.parseOr()
 		if err != nil {
 			return nil, err
