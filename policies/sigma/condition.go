@@ -117,7 +117,7 @@ type condParser struct {
 	toks  []token
 	i     int
 	depth int
-	ids  map[string]bool
+	ids   map[string]bool
 	// warnings collects "pattern matched nothing" notes.
 	warnings []string
 }
