@@ -3,6 +3,7 @@ module github.com/vigilhq/vigil
 go 1.26.8
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/spf13/cobra v1.10.2
 )
