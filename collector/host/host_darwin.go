@@ -43,7 +43,13 @@ func (s *Source) gather(ctx context.Context) (*Inventory, error) {
 		inv.DefaultGatewayIp, inv.gatewayIface = ParseRouteGetDefault(out)
 	}
 	w := Wifi{}
-	if out, err := s.run(ctx, "ipconfig", "getsummary", "en0"); err == nil {
+	dev := "en0"
+	if out, err := s.run(ctx, "networksetup", "-listallhardwareports"); err == nil {
+		if d := ParseHardwarePorts(out); d != "" {
+			dev = d
+		}
+	}
+	if out, err := s.run(ctx, "ipconfig", "getsummary", dev); err == nil {
 		w = ParseIPConfigSummary(out)
 	}
 	if w.Ssid == "" {

@@ -262,6 +262,27 @@ func ParseIPConfigSummary(b []byte) Wifi {
 	return w
 }
 
+// ParseHardwarePorts parses macOS `networksetup -listallhardwareports` and returns the Wi-Fi
+// device ("en0" on most laptops, "en1" where en0 is built-in Ethernet).
+func ParseHardwarePorts(b []byte) string {
+	wifi := false
+	for _, line := range lines(b) {
+		k, v, ok := keyValue(line)
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Hardware Port":
+			wifi = v == "Wi-Fi" || v == "AirPort"
+		case "Device":
+			if wifi && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 // ParseSystemProfilerAirport parses `system_profiler SPAirPortDataType` text: the network named
 // under "Current Network Information:" of the first connected interface.
 func ParseSystemProfilerAirport(b []byte) Wifi {

@@ -190,6 +190,10 @@ func TestParseMacOSOutputs(t *testing.T) {
 	if w := ParseSystemProfilerAirport([]byte(sp)); w.Ssid != "CorpWiFi" || w.Interface != "en0" {
 		t.Errorf("system_profiler: %+v", w)
 	}
+	ports := "\nHardware Port: Ethernet\nDevice: en0\nEthernet Address: 3c:22:fb:00:00:01\n\nHardware Port: Wi-Fi\nDevice: en1\nEthernet Address: 3c:22:fb:00:00:02\n\nVLAN Configurations\n===================\n"
+	if d := ParseHardwarePorts([]byte(ports)); d != "en1" {
+		t.Errorf("hardware ports: %q", d)
+	}
 	if v := ParseSwVers([]byte("ProductName:\t\tmacOS\nProductVersion:\t\t15.1\nBuildVersion:\t\t24B83\n")); v != "macOS 15.1 (24B83)" {
 		t.Errorf("sw_vers: %q", v)
 	}
@@ -325,6 +329,7 @@ func FuzzCommandOutputs(f *testing.F) {
 		ParseSystemProfilerAirport(b)
 		ParseNetshWlan(b)
 		ParseSwVers(b)
+		ParseHardwarePorts(b)
 		_, _ = ParseHIToolbox(b)
 		_, _ = ParseGlobalPreferences(b)
 		ParseKeyValues(b)
