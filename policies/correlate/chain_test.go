@@ -222,8 +222,8 @@ func TestNewValidation(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 			var se *SpecError
-			if !errors.As(err, &se) {
-				t.Errorf("error %T is not a *SpecError", err)
+			if !errors.As(err, &se) || errors.Unwrap(err) == nil || se.Spec < 0 || se.Spec >= len(tc.specs) {
+				t.Errorf("error %T (%v) is not a *SpecError naming a spec", err, err)
 			}
 		})
 	}
@@ -272,5 +272,31 @@ func TestChainedEvidenceIsDistinct(t *testing.T) {
 		"1@1s n=2 g=User:u ids=b,ab",
 		"0@1s n=1 g=User:u ids=ab",
 		"2@1s n=2 g=User:u ids=b,ab",
+	})
+}
+
+// Value types over inner firings read the inner group-by values: distinct users brute-forced
+// from one source, and a sum over a numeric group value.
+func TestChainedValueTypes(t *testing.T) {
+	specs := []Spec{
+		{Type: EventCount, Rules: bases(0), GroupBy: []string{"User", "IpAddress"}, Timespan: 10 * mn, Condition: ops("gte", 2)},
+		{Type: ValueCount, Rules: []Ref{CorrRef(0)}, GroupBy: []string{"IpAddress"}, Timespan: hr,
+			Condition: Condition{Ops: []Op{{"gte", 2}}, Fields: []string{"User"}}},
+		{Type: EventCount, Rules: bases(1), GroupBy: []string{"Port"}, Timespan: mn, Condition: ops("gte", 1)},
+		{Type: ValueSum, Rules: []Ref{CorrRef(2)}, Timespan: mn, Condition: Condition{Ops: []Op{{"gt", 1000}}, Fields: []string{"Port"}}},
+	}
+	ip := "IpAddress"
+	got, _ := run(t, specs, Options{},
+		obs(0, 0, "a1", "User", "a", ip, "x"), obs(0, sec, "a2", "User", "a", ip, "x"),
+		obs(0, 2*sec, "b1", "User", "b", ip, "x"), obs(0, 3*sec, "b2", "User", "b", ip, "x"),
+		obs(1, 4*sec, "p1", "Port", 443), obs(1, 5*sec, "p2", "Port", "8080"),
+	)
+	checkFirings(t, got, []string{
+		"0@1s n=2 g=IpAddress:x,User:a ids=a1,a2",
+		"0@3s n=2 g=IpAddress:x,User:b ids=b1,b2",
+		"1@3s n=2 g=IpAddress:x ids=a1,a2,b1,b2",
+		"2@4s n=1 g=Port:443 ids=p1",
+		"2@5s n=1 g=Port:8080 ids=p2",
+		"3@5s n=2 v=8523 ids=p1,p2",
 	})
 }

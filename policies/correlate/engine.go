@@ -247,7 +247,7 @@ func (e *Engine) feed(tg *target, in *input) {
 		g.newest = max(g.newest, in.t)
 		// The window is the last timespan of stream time, [now-timespan, now]: for an input in
 		// time order that is the timespan before it; a late input joins the current window.
-		g.st.expire(satSub(e.now, sp.ts))
+		g.st.(expirer).expire(satSub(e.now, sp.ts))
 		if g.hidx < 0 {
 			g.deadline = g.expiry()
 			e.heap.push(g)
@@ -281,7 +281,7 @@ func (e *Engine) judge(g *group, last *entry) {
 		return
 	}
 	e.fire(g, last.t, count, val, g.st.evidence(e.evbuf[:0], last))
-	g.st.reset()
+	g.st.(resetter).reset()
 	g.mutedUntil = satAdd(last.t, sp.ts)
 }
 

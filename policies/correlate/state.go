@@ -26,14 +26,24 @@ type state interface {
 	// add inserts an entry; it may be older than entries already held (late input). vkey is the
 	// encoded value tuple for value_count and value_percentile.
 	add(x *entry, vkey []byte)
-	// expire drops what lies before cutoff (sliding windows).
-	expire(cutoff int64)
 	// measure returns the count and value to judge; last is the entry just added (nil when a
 	// window closes). ok is false when there is nothing to judge.
 	measure(last *entry) (count int, value float64, ok bool)
 	// evidence appends the entries behind the measure, oldest first.
 	evidence(dst []*entry, last *entry) []*entry
-	// reset forgets everything (after a firing).
+}
+
+// expirer is implemented by the states of sliding windows (gt/gte conditions, and
+// value_percentile).
+type expirer interface {
+	// expire drops what lies before cutoff.
+	expire(cutoff int64)
+}
+
+// resetter is implemented by the states of sliding windows except value_percentile (whose
+// window is the baseline the shares are taken against, kept across firings).
+type resetter interface {
+	// reset forgets everything, after a firing.
 	reset()
 }
 
@@ -199,7 +209,7 @@ func (w *windowAgg) reset() {
 }
 
 // runningAgg keeps a count and a sum, plus the newest MaxEvidence entries: event_count,
-// value_sum and value_avg with closing windows.
+// value_sum and value_avg with closing windows (which are judged once, then dropped).
 type runningAgg struct {
 	lim   limits
 	kind  kind
@@ -224,8 +234,6 @@ func (r *runningAgg) add(x *entry, _ []byte) {
 	}
 }
 
-func (r *runningAgg) expire(int64) {}
-
 func (r *runningAgg) measure(*entry) (int, float64, bool) {
 	switch {
 	case r.n == 0:
@@ -245,11 +253,6 @@ func (r *runningAgg) host() string {
 		return ""
 	}
 	return r.h
-}
-
-func (r *runningAgg) reset() {
-	r.n, r.sum, r.h, r.mixed = 0, 0, "", false
-	r.ring.clear()
 }
 
 // distinctAgg keeps, per distinct value, its newest occurrence, in a list ordered by time:
@@ -341,7 +344,8 @@ func (d *distinctAgg) reset() {
 	d.head, d.tail = nil, nil
 }
 
-// shareAgg keeps the window's entries and a count per value: value_percentile.
+// shareAgg keeps the window's entries and a count per value: value_percentile. It is never
+// reset: the window is the baseline the shares are taken against.
 type shareAgg struct {
 	lim limits
 	dq  deque
@@ -402,11 +406,6 @@ func (s *shareAgg) evidence(dst []*entry, last *entry) []*entry {
 		}
 	}
 	return dst
-}
-
-func (s *shareAgg) reset() {
-	s.dq.clear()
-	clear(s.m)
 }
 
 // temporalAgg keeps the newest match of each rule position: temporal.
