@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -110,6 +111,17 @@ func (e *Engine) Flush(emit func(*Finding)) {
 	}
 	e.emit = emit
 	e.corr.Flush(e.fireFn)
+	e.emit = nil
+}
+
+// Advance tells the engine that time has reached t without an event (the agent calls it on a
+// timer), so correlation windows that closed are judged and their findings emitted.
+func (e *Engine) Advance(t time.Time, emit func(*Finding)) {
+	if e.corr == nil {
+		return
+	}
+	e.emit = emit
+	e.corr.Advance(t, e.fireFn)
 	e.emit = nil
 }
 

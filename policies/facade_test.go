@@ -218,6 +218,13 @@ correlation:
 	if titles(fs) != "Few logons" || fs[0].Count != 1 || fs[0].Group != nil {
 		t.Errorf("flush: %q %+v", titles(fs), fs)
 	}
+	// Advance closes windows without an event.
+	fs = nil
+	eng.Process(logon(10, 4624, "a"), emit)
+	eng.Advance(t0.Add(2*time.Hour), emit)
+	if titles(fs) != "Few logons" {
+		t.Errorf("advance: %q", titles(fs))
+	}
 }
 
 func TestCorrelationValueTypes(t *testing.T) {
@@ -384,5 +391,39 @@ detection:
 	fs := run(t, rs, &event.Event{ID: "a", Product: "linux"}, nil)
 	if len(fs) != 1 {
 		t.Errorf("findings %v", fs)
+	}
+}
+
+// TestEnginesShareRuleset: several Engines on one Ruleset in parallel (run with -race) give the
+// same findings as one Engine alone.
+func TestEnginesShareRuleset(t *testing.T) {
+	rs := mustParse(t, baseRules, bruteForce5)
+	var evs []*event.Event
+	for i := 0; i < 200; i++ {
+		evs = append(evs, logon(i, 4624+i%2, fmt.Sprint("u", i%7)))
+		evs = append(evs, &event.Event{ID: fmt.Sprint("p", i), Category: "process_creation", Product: []string{"windows", "linux", "macos"}[i%3],
+			Fields: map[string]any{"Image": []string{`C:\AnyDesk.exe`, "/bin/sh"}[i%2]}})
+	}
+	want := titles(run(t, rs, evs...))
+	done := make(chan string)
+	for g := 0; g < 4; g++ {
+		go func() {
+			eng, err := NewEngine(rs, EngineOptions{})
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			var out []*Finding
+			for _, ev := range evs {
+				eng.Process(ev, func(f *Finding) { out = append(out, f) })
+			}
+			eng.Flush(func(f *Finding) { out = append(out, f) })
+			done <- titles(out)
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if got := <-done; got != want {
+			t.Errorf("engine %d: %q, want %q", g, got, want)
+		}
 	}
 }

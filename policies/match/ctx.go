@@ -97,6 +97,18 @@ type Ctx struct {
 	kwGen  uint32
 	kwVals []scalar
 	cands  []uint64
+	// names is a snapshot of ft's names, refreshed when an id is beyond it.
+	names   []string
+	recent  [8]recentBucket
+	nextRec int
+}
+
+// recentBucket caches an index bucket per event logsource in the Ctx, so most events skip the
+// index's shared, locked map.
+type recentBucket struct {
+	ix  *Index
+	key lsKey
+	b   *bucket
 }
 
 // NewCtx returns a context for events matched against rules compiled with ft.
@@ -206,7 +218,12 @@ func (c *Ctx) field(id int) *fieldEntry {
 	e.gen = c.gen
 	e.vals = e.vals[:0]
 	e.list = false
-	v, ok := lookupField(c.ev.Fields, c.ft.Name(id))
+	if id >= len(c.names) {
+		c.ft.mu.RLock()
+		c.names = append([]string(nil), c.ft.names...)
+		c.ft.mu.RUnlock()
+	}
+	v, ok := lookupField(c.ev.Fields, c.names[id])
 	e.present = ok
 	if !ok {
 		return e

@@ -132,7 +132,19 @@ func (ix *Index) build(cat, prod, svc string) *bucket {
 // and whose necessary condition holds (or that has none). c must have been Reset to the event.
 func (ix *Index) Candidates(c *Ctx, fn func(rule int)) {
 	ev := c.ev
-	b := ix.bucket(ev.Category, ev.Product, ev.Service)
+	var b *bucket
+	for i := range c.recent {
+		r := &c.recent[i]
+		if r.ix == ix && r.key.cat == ev.Category && r.key.prod == ev.Product && r.key.svc == ev.Service {
+			b = r.b
+			break
+		}
+	}
+	if b == nil {
+		b = ix.bucket(ev.Category, ev.Product, ev.Service)
+		c.recent[c.nextRec] = recentBucket{ix: ix, key: lsKey{ev.Category, ev.Product, ev.Service}, b: b}
+		c.nextRec = (c.nextRec + 1) % len(c.recent)
+	}
 	n := len(b.always)
 	if cap(c.cands) < n {
 		c.cands = make([]uint64, n)

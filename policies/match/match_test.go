@@ -528,3 +528,30 @@ func TestNeed(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRefusals: value-level refusals name the construct and the value's line.
+func TestCompileRefusals(t *testing.T) {
+	cases := []struct {
+		det, msg string
+	}{
+		{sel("A|re", "'(?<=x)y'"), "lookaround and backreferences are not supported (Go regexp is RE2)"},
+		{sel("A|re", `'(a)\1'`), "lookaround and backreferences are not supported"},
+		{sel("A|re", "'(unclosed'"), "does not compile: error parsing regexp: missing closing )"},
+		{sel("A|expand", "'%nope%'"), "unresolved placeholder %nope%"},
+		{sel("A|base64", "'a*b'"), "wildcards are not allowed in base64 values"},
+		{sel("A|base64offset|contains", "'a?'"), "wildcards are not allowed in base64offset values"},
+		{sel("A|contains|base64", "'ab'"), "wildcards are not allowed in base64 values"},
+		{sel("A|wide", "'a*'"), "wildcards are not allowed in wide values"},
+		{sel("A|fieldref", "'B*'"), "fieldref value \"B*\" must be a field name without wildcards"},
+		{sel("A|gt", "'ten'"), "must be a number"},
+		{sel("A|hour", "'noon'"), "must be a number"},
+		{sel("A|cidr", "'10.0.0.0/33'"), "is not an IPv4 or IPv6 network"},
+		{sel("A|cidr", "'host'"), "is not an IPv4 or IPv6 network"},
+	}
+	for _, tc := range cases {
+		_, _, errs := compile(t, tc.det, nil)
+		if len(errs) != 1 || !strings.Contains(errs[0], tc.msg) || !strings.HasPrefix(errs[0], ":5:") {
+			t.Errorf("%q: got %v, want line 5 and %q", tc.det, errs, tc.msg)
+		}
+	}
+}
