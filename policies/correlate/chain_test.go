@@ -189,6 +189,7 @@ func TestNewValidation(t *testing.T) {
 		{"no rules", with(func(s *Spec) { s.Rules = nil }), "rules: empty"},
 		{"ref with neither", with(func(s *Spec) { s.Rules = []Ref{{-1, -1}} }), "rules[0]: exactly one of Base and Corr"},
 		{"ref with both", with(func(s *Spec) { s.Rules = []Ref{{0, 0}} }), "rules[0]: exactly one of Base and Corr"},
+		{"base index too large", with(func(s *Spec) { s.Rules = []Ref{BaseRef(1 << 40)} }), "rules[0]: base rule index 1099511627776 above the limit"},
 		{"corr out of range", with(func(s *Spec) { s.Rules = []Ref{CorrRef(3)} }), "rules[0]: correlation 3 out of range (1 specs)"},
 		{"self reference", with(func(s *Spec) { s.Rules = []Ref{CorrRef(0)} }), "rules[0]: references itself"},
 		{"unknown operator", with(func(s *Spec) { s.Condition = Condition{Ops: []Op{{"ge", 1}}} }), `unknown operator "ge"`},

@@ -11,7 +11,9 @@ package correlate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/event"
@@ -214,6 +216,9 @@ var typeKinds = map[string]kind{
 	ValuePercentile: kValuePercentile,
 }
 
+// maxBaseIndex bounds base rule indexes: the engine keeps a slice indexed by them.
+const maxBaseIndex = 1<<24 - 1
+
 var opKinds = map[string]opKind{"gt": opGT, "gte": opGTE, "lt": opLT, "lte": opLTE, "eq": opEQ, "neq": opNEQ}
 
 // compile validates spec i and builds its runtime form.
@@ -233,13 +238,16 @@ func compile(i int, specs []Spec, opts Options) (*spec, error) {
 		switch {
 		case r.Base >= 0 && r.Corr >= 0, r.Base < 0 && r.Corr < 0:
 			return nil, fmt.Errorf("rules[%d]: exactly one of Base and Corr must be set (got Base %d, Corr %d)", pos, r.Base, r.Corr)
+		case r.Base > maxBaseIndex:
+			return nil, fmt.Errorf("rules[%d]: base rule index %d above the limit %d", pos, r.Base, maxBaseIndex)
 		case r.Corr >= len(specs):
 			return nil, fmt.Errorf("rules[%d]: correlation %d out of range (%d specs)", pos, r.Corr, len(specs))
 		case r.Corr == i:
 			return nil, fmt.Errorf("rules[%d]: references itself", pos)
 		}
 	}
-	for name, fields := range s.AliasFields {
+	for _, name := range slices.Sorted(maps.Keys(s.AliasFields)) {
+		fields := s.AliasFields[name]
 		if name == "" {
 			return nil, errors.New("aliases: empty alias name")
 		}
