@@ -23,7 +23,7 @@ import (
 // Defaults for Config's intervals.
 const (
 	DefaultPollInterval   = 5 * time.Second
-	DefaultRescanInterval = 5 * time.Minute
+	DefaultRescanInterval = 30 * time.Second
 	DefaultSettleDelay    = 500 * time.Millisecond
 )
 
@@ -44,7 +44,7 @@ type Config struct {
 	// available (and how often a dump file is checked for changes). Default 5s.
 	PollInterval time.Duration
 	// RescanInterval is the safety re-read while netlink hotplug notifications are used, in case
-	// one was lost. Default 5m.
+	// one was lost or the kernel does not send them to this network namespace. Default 30s.
 	RescanInterval time.Duration
 	// SettleDelay is how long to wait after a hotplug notification (and before re-reading a new
 	// device whose interfaces are not all there yet). Default 500ms.
