@@ -119,6 +119,8 @@ type reportedFile struct {
 	archive ArchiveInfo
 }
 
+var _ collector.Source = (*Source)(nil)
+
 var errWatchCap = fmt.Errorf("configured watch cap reached: %w", syscall.ENOSPC)
 
 // New returns a files source. Invalid exclude patterns are logged and skipped.

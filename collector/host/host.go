@@ -231,6 +231,8 @@ func isLocalDisplay(h string) bool {
 	return strings.HasPrefix(h, ":") || h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
 
+var _ collector.Source = (*Source)(nil)
+
 // Source is the host collector.
 type Source struct {
 	cfg  Config
