@@ -131,10 +131,20 @@ type input struct {
 	grp  map[string]string // inner firing's group
 }
 
+// HostField is the group-by (and value) field name that stands for the event's host when the
+// event has no field of that name, so `group-by: [host]` groups per endpoint and value_count over
+// `host` counts distinct hosts.
+const HostField = "host"
+
 func (in *input) appendField(dst []byte, name string) ([]byte, bool) {
 	if in.ev != nil {
 		v, ok := lookup(in.ev.Fields, name)
 		if !ok {
+			if name == HostField && in.ev.Host != "" {
+				if _, present := in.ev.Fields[name]; !present {
+					return append(dst, in.ev.Host...), true
+				}
+			}
 			return dst, false
 		}
 		return appendValue(dst, v)
