@@ -10,19 +10,33 @@ package match
 // matches, and the prefilter must never miss an occurrence nor allocate per event.
 
 type acAutomaton struct {
-	classes  [256]uint8
-	nclass   int
-	delta    []int32 // state*nclass + class -> state
-	out      []int32 // per state: index into outs of its own patterns, -1 none
+	classes [256]uint8
+	nclass  int
+	// States near the root (depth < denseDepth) have a full transition row (dense[s] is the
+	// row's offset into delta); deeper states, most of a big trie, keep only their children
+	// (sparse, sorted by class) and a failure link. Scanning mostly stays near the root, so this
+	// keeps the speed of a DFA at a fraction of its memory.
+	dense    []int32 // per state: row offset in delta, or -1
+	delta    []int32
+	kids     []int32 // per state: offset into kidClass/kidNext
+	kidsEnd  []int32
+	kidClass []uint8
+	kidNext  []int32
+	fail     []int32
+	out      []int32 // per state: index into outs of its own patterns
 	outEnd   []int32
 	dict     []int32 // per state: next state on the suffix chain with own outputs, -1 none
 	outs     []int32 // pattern ids
 	patterns int
 }
 
+// denseDepth: states shallower than this get a full transition row.
+const denseDepth = 3
+
 type acBuildNode struct {
-	next map[byte]int32
-	own  []int32
+	next  map[byte]int32
+	own   []int32
+	depth int
 }
 
 func newAutomaton(patterns []string) *acAutomaton {
@@ -62,7 +76,7 @@ func newAutomaton(patterns []string) *acAutomaton {
 			nx, ok := nodes[s].next[c]
 			if !ok {
 				nx = int32(len(nodes))
-				nodes = append(nodes, acBuildNode{next: map[byte]int32{}})
+				nodes = append(nodes, acBuildNode{next: map[byte]int32{}, depth: nodes[s].depth + 1})
 				nodes[s].next[c] = nx
 			}
 			s = nx
@@ -71,8 +85,10 @@ func newAutomaton(patterns []string) *acAutomaton {
 	}
 	n := len(nodes)
 	nc := a.nclass
-	a.delta = make([]int32, n*nc)
-	fail := make([]int32, n)
+	a.dense = make([]int32, n)
+	a.kids = make([]int32, n)
+	a.kidsEnd = make([]int32, n)
+	a.fail = make([]int32, n)
 	a.dict = make([]int32, n)
 	a.out = make([]int32, n)
 	a.outEnd = make([]int32, n)
@@ -81,53 +97,80 @@ func newAutomaton(patterns []string) *acAutomaton {
 		a.outs = append(a.outs, nodes[i].own...)
 		a.outEnd[i] = int32(len(a.outs))
 		a.dict[i] = -1
+		a.dense[i] = -1
+		if nodes[i].depth < denseDepth {
+			a.dense[i] = int32(len(a.delta))
+			a.delta = append(a.delta, make([]int32, nc)...)
+		}
+		a.kids[i] = int32(len(a.kidClass))
+		for c := 0; c < nc; c++ {
+			if nx, ok := nodes[i].next[byte(c)]; ok {
+				a.kidClass = append(a.kidClass, uint8(c))
+				a.kidNext = append(a.kidNext, nx)
+			}
+		}
+		a.kidsEnd[i] = int32(len(a.kidClass))
 	}
-	// BFS from the root.
+	// BFS from the root: failure links, dictionary links, dense rows.
 	queue := make([]int32, 0, n)
 	for c := 0; c < nc; c++ {
 		if nx, ok := nodes[0].next[byte(c)]; ok {
 			a.delta[c] = nx
-			fail[nx] = 0
+			a.fail[nx] = 0
 			queue = append(queue, nx)
 		}
 	}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		f := fail[s]
+		f := a.fail[s]
 		if len(nodes[f].own) > 0 {
 			a.dict[s] = f
 		} else {
 			a.dict[s] = a.dict[f]
 		}
-		row := int(s) * nc
-		frow := int(f) * nc
-		for c := 0; c < nc; c++ {
-			if nx, ok := nodes[s].next[byte(c)]; ok {
-				a.delta[row+c] = nx
-				fail[nx] = a.delta[frow+c]
-				queue = append(queue, nx)
-			} else {
-				a.delta[row+c] = a.delta[frow+c]
+		for k := a.kids[s]; k < a.kidsEnd[s]; k++ {
+			nx := a.kidNext[k]
+			a.fail[nx] = a.step(f, a.kidClass[k])
+			queue = append(queue, nx)
+		}
+		if row := a.dense[s]; row >= 0 {
+			for c := 0; c < nc; c++ {
+				if nx, ok := nodes[s].next[byte(c)]; ok {
+					a.delta[int(row)+c] = nx
+				} else {
+					a.delta[int(row)+c] = a.step(f, uint8(c))
+				}
 			}
 		}
 	}
 	return a
 }
 
+// step is the automaton's transition from state s on byte class c.
+func (a *acAutomaton) step(s int32, c uint8) int32 {
+	for {
+		if row := a.dense[s]; row >= 0 {
+			return a.delta[row+int32(c)]
+		}
+		for k := a.kids[s]; k < a.kidsEnd[s]; k++ {
+			if a.kidClass[k] == c {
+				return a.kidNext[k]
+			}
+		}
+		s = a.fail[s]
+	}
+}
+
 // scan calls fn for every pattern occurrence in s (a pattern occurring several times is
 // reported several times).
 func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
 	st := int32(0)
-	nc := int32(a.nclass)
 	for i := 0; i < len(s); i++ {
-		st = a.delta[st*nc+int32(a.classes[s[i]])]
-		for o := st; o >= 0; o = a.dict[o] {
+		st = a.step(st, a.classes[s[i]])
+		for o := st; o > 0; o = a.dict[o] {
 			for k := a.out[o]; k < a.outEnd[o]; k++ {
 				fn(a.outs[k])
-			}
-			if o == 0 {
-				break
 			}
 		}
 	}
@@ -135,5 +178,6 @@ func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
 
 // memory is the automaton's approximate size in bytes.
 func (a *acAutomaton) memory() int {
-	return 4 * (len(a.delta) + len(a.out) + len(a.outEnd) + len(a.dict) + len(a.outs))
+	return 4*(len(a.dense)+len(a.delta)+len(a.kids)+len(a.kidsEnd)+len(a.kidNext)+len(a.fail)+
+		len(a.out)+len(a.outEnd)+len(a.dict)+len(a.outs)) + len(a.kidClass)
 }
