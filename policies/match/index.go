@@ -48,10 +48,21 @@ func NewIndex(rules []IndexRule) *Index {
 	return &Index{rules: rules, buckets: map[lsKey]*bucket{}}
 }
 
+// parentCategories maps an event category to the broader Sigma category that also covers it:
+// registry_event is Sysmon events 12-14 together, which event sources report as registry_add,
+// registry_delete, registry_set and registry_rename.
+var parentCategories = map[string]string{
+	"registry_add":    "registry_event",
+	"registry_delete": "registry_event",
+	"registry_set":    "registry_event",
+	"registry_rename": "registry_event",
+}
+
 // Applies reports whether a rule logsource applies to an event logsource: every attribute the
-// rule specifies equals the event's.
+// rule specifies equals the event's (a rule category registry_event also covers the events of
+// registry_add, registry_delete, registry_set and registry_rename).
 func Applies(rule sigma.Logsource, cat, prod, svc string) bool {
-	return (rule.Category == "" || rule.Category == cat) &&
+	return (rule.Category == "" || rule.Category == cat || rule.Category == parentCategories[cat] && cat != "") &&
 		(rule.Product == "" || rule.Product == prod) &&
 		(rule.Service == "" || rule.Service == svc)
 }

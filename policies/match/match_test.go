@@ -555,3 +555,32 @@ func TestCompileRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestApplies(t *testing.T) {
+	ls := func(c, p, s string) sigma.Logsource { return sigma.Logsource{Category: c, Product: p, Service: s} }
+	cases := []struct {
+		rule          sigma.Logsource
+		cat, prod, sv string
+		want          bool
+	}{
+		{ls("process_creation", "windows", ""), "process_creation", "windows", "", true},
+		{ls("process_creation", "", ""), "process_creation", "linux", "", true},
+		{ls("process_creation", "windows", ""), "process_creation", "linux", "", false},
+		{ls("", "windows", "security"), "", "windows", "security", true},
+		{ls("", "windows", "security"), "process_creation", "windows", "", false},
+		{ls("", "", ""), "anything", "x", "y", true},
+		{ls("registry_event", "windows", ""), "registry_set", "windows", "", true},
+		{ls("registry_event", "windows", ""), "registry_add", "windows", "", true},
+		{ls("registry_event", "windows", ""), "registry_delete", "windows", "", true},
+		{ls("registry_event", "windows", ""), "registry_rename", "windows", "", true},
+		{ls("registry_event", "windows", ""), "registry_event", "windows", "", true},
+		{ls("registry_set", "windows", ""), "registry_event", "windows", "", false},
+		{ls("registry_set", "windows", ""), "registry_add", "windows", "", false},
+		{ls("registry_event", "windows", ""), "", "windows", "", false},
+	}
+	for _, tc := range cases {
+		if got := Applies(tc.rule, tc.cat, tc.prod, tc.sv); got != tc.want {
+			t.Errorf("%+v on %s/%s/%s: got %v", tc.rule, tc.cat, tc.prod, tc.sv, got)
+		}
+	}
+}
