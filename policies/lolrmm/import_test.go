@@ -264,3 +264,21 @@ func TestSummaryListsSkips(t *testing.T) {
 		t.Errorf("summary lists %d skips, result has %d", n, len(res.Skipped))
 	}
 }
+
+// BenchmarkImport measures reading and converting the whole catalog (no writing).
+func BenchmarkImport(b *testing.B) {
+	dir := testdata.Dir(b, "lolrmm", "yaml")
+	rules := 0
+	for b.Loop() {
+		cat, err := LoadDir(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Convert(cat)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rules = len(res.Rules)
+	}
+	b.ReportMetric(float64(rules), "rules")
+}

@@ -127,11 +127,11 @@ func ipResult(a netip.Addr, orig string, r hostResult) hostResult {
 // about a tool (every port below 1024 counts as common too).
 var commonPorts = map[int]bool{
 	1080: true, 1194: true, 1313: true, 1433: true, 1521: true, 1883: true, 2049: true, 2375: true,
-	3000: true, 3128: true, 3306: true, 3389: true, 3478: true, 4443: true, 5000: true, 5001: true,
+	3000: true, 3128: true, 3306: true, 3333: true, 3389: true, 3478: true, 4443: true, 5000: true, 5001: true,
 	5060: true, 5222: true, 5349: true, 5353: true, 5432: true, 5555: true, 5671: true, 5672: true,
 	5900: true, 5985: true, 5986: true, 6379: true, 8000: true, 8008: true, 8080: true, 8081: true,
 	8088: true, 8443: true, 8888: true, 9000: true, 9090: true, 9200: true, 9443: true,
-	10000: true, 11211: true, 27017: true, 51820: true,
+	10000: true, 10001: true, 11211: true, 27017: true, 51820: true,
 }
 
 // classifyPort keeps ports that identify a tool.
