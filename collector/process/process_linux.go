@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 
@@ -83,6 +84,8 @@ func (s *Source) run(ctx context.Context, emit collector.Emit) error {
 type record struct {
 	kind     uint32 // procEventFork, procEventExec, procEventExit, or 0 for an overrun
 	ts       int64  // kernel monotonic ns
+	readFrom int64  // exec: monotonic ns just before procfs was read
+	readTo   int64  // exec: monotonic ns just after
 	pid      int
 	ppid     int       // fork: the parent
 	info     *procInfo // exec: read from procfs as soon as the event arrived
@@ -102,7 +105,7 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 	readerDone := make(chan struct{})
 	seq, err := c.control(procCnMcastListen)
 	if err != nil {
-		c.f.Close()
+		unix.Close(c.fd)
 		return err
 	}
 	go func() {
@@ -116,8 +119,8 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 		}
 		stopped = true
 		close(quit)
+		<-readerDone // within recvTimeout
 		c.close()
-		<-readerDone
 		for {
 			select {
 			case r := <-recs:
@@ -176,6 +179,7 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 // readConnector reads the socket until it is closed. Exec events are read from procfs right
 // away, before a short-lived process is gone.
 func (s *Source) readConnector(c *connector, seq uint32, recs chan<- record, acks chan<- uint32, quit <-chan struct{}) {
+	runtime.LockOSThread() // this goroutine blocks in recvfrom on its own thread; never unlocked, so the thread ends with it
 	fs := s.procfs()
 	buf := make([]byte, 64<<10)
 	lost := 0
@@ -189,7 +193,15 @@ func (s *Source) readConnector(c *connector, seq uint32, recs chan<- record, ack
 		}
 	}
 	for {
-		n, err := c.recv(buf, time.Time{})
+		select {
+		case <-quit:
+			return
+		default:
+		}
+		n, err := c.recv(buf)
+		if errors.Is(err, errRecvTimeout) {
+			continue
+		}
 		if errors.Is(err, errOverrun) {
 			lost++
 			if lost == 1 || lost%100 == 0 {
@@ -199,7 +211,8 @@ func (s *Source) readConnector(c *connector, seq uint32, recs chan<- record, ack
 			continue
 		}
 		if err != nil {
-			return // closed
+			s.log.Warn("process connector receive failed", "error", err)
+			return
 		}
 		perr := parseConnector(buf[:n], func(ev procEvent) {
 			switch ev.What {
@@ -216,8 +229,9 @@ func (s *Source) readConnector(c *connector, seq uint32, recs chan<- record, ack
 				}
 				send(record{kind: procEventFork, ts: int64(ev.Timestamp), pid: ev.Tgid, ppid: ev.ParentTgid})
 			case procEventExec:
-				r := record{kind: procEventExec, ts: int64(ev.Timestamp), pid: ev.Tgid}
-				info, exePath, err := fs.read(ev.Tgid)
+				r := record{kind: procEventExec, ts: int64(ev.Timestamp), pid: ev.Tgid, readFrom: monotonicNow()}
+				info, exePath, err := readSettled(fs, ev.Tgid)
+				r.readTo = monotonicNow()
 				if err != nil {
 					// Gone before it could be read: still track it so its exit is matched.
 					info = &procInfo{PID: ev.Tgid}
@@ -251,7 +265,10 @@ type tracked struct {
 	parentSeq uint64    // the parent's entry at fork (or snapshot) time
 	parent    parentRef // the parent's image and command line at that time
 	reported  bool      // a process_creation was emitted (so its exit is reported)
-	readAt    int64     // monotonic ns when a procfs scan read it; older events do not apply
+	// When procfs was read for this entry (monotonic ns, the clock of event timestamps): events
+	// older than the read may already be reflected in what was read.
+	readFrom, readTo int64
+	scanned          bool // read by a scan (not on its own exec)
 }
 
 // pidTable follows the live processes from connector events. Parent details are copied into a
@@ -290,13 +307,14 @@ func (t *pidTable) scan(ctx context.Context, emit collector.Emit, snapshot bool)
 				continue
 			}
 		}
-		at := monotonicNow()
+		from := monotonicNow()
 		info, exePath, err := t.fs.read(pid)
+		to := monotonicNow()
 		if err != nil {
 			continue // exited meanwhile, or a kernel thread
 		}
 		t.s.hashExe(info, exePath)
-		e := &tracked{info: info, seq: t.next(), reported: true, readAt: at}
+		e := &tracked{info: info, seq: t.next(), reported: true, readFrom: from, readTo: to, scanned: true}
 		t.procs[pid] = e
 		added = append(added, e)
 	}
@@ -329,8 +347,7 @@ func (t *pidTable) apply(r record, emit collector.Emit) {
 		return
 	}
 	cur := t.procs[r.pid]
-	if cur != nil && cur.readAt > r.ts {
-		// A procfs scan already saw this process after the event happened.
+	if cur != nil && t.stale(cur, r) {
 		if r.hashFile != nil {
 			r.hashFile.Close()
 		}
@@ -358,9 +375,9 @@ func (t *pidTable) apply(r record, emit collector.Emit) {
 				t.s.log.Debug("executable not hashed", "image", info.Image, "error", err)
 			}
 		}
-		// A process gone before procfs could be read is tracked but not reported: there is
-		// nothing to say about it beyond its id.
-		e := &tracked{seq: t.next(), info: info, reported: info.Image != "" || info.CommandLine != ""}
+		// A process gone before procfs could be read is still reported, with its id and its
+		// parent's fields: a rule on ParentImage still sees what a remote-access tool ran.
+		e := &tracked{seq: t.next(), info: info, reported: true, readFrom: r.readFrom, readTo: r.readTo}
 		if cur != nil && cur.info.PPID > 0 {
 			// The parent known from fork; procfs would name the reaper if the parent has exited.
 			info.PPID = cur.info.PPID
@@ -372,9 +389,7 @@ func (t *pidTable) apply(r record, emit collector.Emit) {
 			e.parentSeq, e.parent = cur.parentSeq, cur.parent
 		}
 		t.procs[r.pid] = e
-		if e.reported {
-			emit(newEvent(event.ProcessCreation, event.Linux, info, &e.parent, false))
-		}
+		emit(newEvent(event.ProcessCreation, event.Linux, info, &e.parent, false))
 	case procEventExit:
 		if cur == nil {
 			return
@@ -383,5 +398,47 @@ func (t *pidTable) apply(r record, emit collector.Emit) {
 		if cur.reported {
 			emit(newEvent(event.ProcessTermination, event.Linux, cur.info, &cur.parent, false))
 		}
+	}
+}
+
+// describe reads one process (for Resolver).
+func (s *Source) describe(_ context.Context, pid int) (*procInfo, error) {
+	info, _, err := s.procfs().read(pid)
+	return info, err
+}
+
+// stale tells whether an event is already reflected in what procfs gave for the pid's entry:
+//   - a fork older than the end of the read that created the entry (a scan saw the child);
+//   - an exec that happened before that read ended and whose own read found the same image and
+//     command line: a scan that saw the process after it exec'd, or, for `sh -c "exec x"`, the
+//     read for the shell's exec that already found x (reporting it twice otherwise);
+//   - the exit, older than a scan's read, of a previous process with the same pid.
+func (t *pidTable) stale(cur *tracked, r record) bool {
+	switch r.kind {
+	case procEventFork:
+		return r.ts < cur.readTo
+	case procEventExec:
+		return r.ts < cur.readTo && cur.info.Image == r.info.Image && cur.info.CommandLine == r.info.CommandLine
+	case procEventExit:
+		return cur.scanned && r.ts < cur.readFrom
+	}
+	return false
+}
+
+// Mid-exec retries: a read that lands inside a later execve of the same process finds the new
+// executable but no arguments yet (the kernel sets them up last). It is read again, briefly.
+const (
+	settleTries = 4
+	settleWait  = 250 * time.Microsecond
+)
+
+// readSettled reads a process, re-reading one caught inside execve.
+func readSettled(fs procfs, pid int) (*procInfo, string, error) {
+	for i := 0; ; i++ {
+		info, exePath, err := fs.read(pid)
+		if err != nil || exePath == "" || info.CommandLine != "" || i == settleTries-1 {
+			return info, exePath, err
+		}
+		time.Sleep(settleWait)
 	}
 }

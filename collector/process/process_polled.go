@@ -50,3 +50,8 @@ func (s *Source) hashInfo(info *procInfo) {
 	}
 	info.Hashes = sum
 }
+
+// describe reads one process (for Resolver).
+func (s *Source) describe(ctx context.Context, pid int) (*procInfo, error) {
+	return s.osDetails(ctx, pid)
+}

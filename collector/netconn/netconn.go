@@ -1,0 +1,162 @@
+// Package netconn is the network collector: it lists the host's TCP and UDP sockets with their
+// owning processes (gopsutil) on an interval and reports each connection and listening socket
+// once, when it first appears, as a network_connection event (docs/events.md), in Sysmon's
+// convention: Source is the side that opened the connection, Destination the accepting side, and
+// a listening socket's local address is its Destination.
+package netconn
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	gnet "github.com/shirou/gopsutil/v3/net"
+
+	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/process"
+	"github.com/vigilhq/vigil/internal/event"
+)
+
+// DefaultInterval is how often sockets are listed. A connection opened and closed between two
+// polls is missed (on Linux, one that lingers in TIME_WAIT is still seen, without its process).
+const DefaultInterval = 5 * time.Second
+
+// Config configures the network source. The zero value watches the live system.
+type Config struct {
+	// ProcRoot is the Linux procfs root (default "/proc"): socket tables in <root>/net and
+	// their owners through <root>/<pid>/fd.
+	ProcRoot string
+	// Interval is the polling period (default DefaultInterval).
+	Interval time.Duration
+	// NoUDP leaves UDP sockets out.
+	NoUDP bool
+	// IgnoreLoopback leaves out sockets whose both ends are loopback addresses (and listeners
+	// bound to loopback only).
+	IgnoreLoopback bool
+	// Logger receives warnings; default: discard.
+	Logger hclog.Logger
+}
+
+// Source is the network collector. It implements collector.Source; emit is called from one
+// goroutine.
+type Source struct {
+	cfg      Config
+	log      hclog.Logger
+	list     func(ctx context.Context) ([]Socket, error)
+	resolver *process.Resolver
+	seen     map[connKey]bool
+	live     map[connKey]bool // scratch, reused per poll
+	failing  bool
+}
+
+var _ collector.Source = (*Source)(nil)
+
+// New returns a network source for cfg, filling defaults.
+func New(cfg Config) *Source {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Source{
+		cfg:      cfg,
+		log:      cfg.Logger.Named("netconn"),
+		resolver: process.NewResolver(cfg.ProcRoot),
+		seen:     make(map[connKey]bool),
+		live:     make(map[connKey]bool),
+	}
+	s.list = s.gopsutilSockets
+	return s
+}
+
+// Name implements collector.Source.
+func (s *Source) Name() string { return "netconn" }
+
+// Snapshot reports every current connection and listening socket.
+func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	return s.poll(ctx, emit)
+}
+
+// Run reports the current sockets, then each new one every Interval until ctx ends. Closed
+// sockets are forgotten, so a reconnect is reported again.
+func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
+	if err := s.poll(ctx, emit); err != nil {
+		return err
+	}
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.poll(ctx, emit); err != nil {
+				if !s.failing {
+					s.log.Warn("socket listing failed; retrying every poll", "error", err)
+				}
+				s.failing = true
+				continue
+			}
+			s.failing = false
+		}
+	}
+}
+
+// gopsutilSockets lists the sockets through gopsutil (on Linux: /proc/net/{tcp,udp}{,6} and a
+// walk of every /proc/<pid>/fd to map socket inodes to processes).
+func (s *Source) gopsutilSockets(ctx context.Context) ([]Socket, error) {
+	kind := "inet"
+	if s.cfg.NoUDP {
+		kind = "tcp"
+	}
+	if s.cfg.ProcRoot != "/proc" {
+		ctx = withProcRoot(ctx, s.cfg.ProcRoot)
+	}
+	stats, err := gnet.ConnectionsWithoutUidsWithContext(ctx, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list sockets: %w", err)
+	}
+	return fromGopsutil(stats), nil
+}
+
+// poll lists sockets once and emits the ones not seen in the previous poll.
+func (s *Source) poll(ctx context.Context, emit collector.Emit) error {
+	socks, err := s.list(ctx)
+	if err != nil {
+		return err
+	}
+	conns := classify(socks, s.cfg.IgnoreLoopback)
+	clear(s.live)
+	pids := make(map[int]bool)
+	for i := range conns {
+		c := &conns[i]
+		s.live[c.key] = true
+		if c.PID > 0 {
+			pids[c.PID] = true
+		}
+		if s.seen[c.key] {
+			continue
+		}
+		s.seen[c.key] = true
+		var owner *process.Owner
+		if c.PID > 0 {
+			if o, ok := s.resolver.Lookup(ctx, c.PID); ok {
+				owner = &o
+			}
+		}
+		ev := event.New(event.NetworkConnection, c.fields(owner))
+		emit(ev)
+	}
+	for k := range s.seen {
+		if !s.live[k] {
+			delete(s.seen, k)
+		}
+	}
+	s.resolver.Retain(func(pid int) bool { return pids[pid] })
+	return nil
+}
