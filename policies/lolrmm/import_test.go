@@ -2,6 +2,7 @@ package lolrmm
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/internal/testdata"
@@ -281,4 +284,48 @@ func BenchmarkImport(b *testing.B) {
 		rules = len(res.Rules)
 	}
 	b.ReportMetric(float64(rules), "rules")
+}
+
+// TestImportedSelections pins the exact selections of well-known tools.
+func TestImportedSelections(t *testing.T) {
+	res, _ := importCatalog(t)
+	detections := map[string]map[string]any{} // rule name -> detection
+	for _, f := range res.Files {
+		dec := yaml.NewDecoder(bytes.NewReader(f.Data))
+		for {
+			var doc struct {
+				Name      string         `yaml:"name"`
+				Detection map[string]any `yaml:"detection"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			detections[doc.Name] = doc.Detection
+		}
+	}
+	want := map[string]string{
+		"lolrmm_anydesk_windows_process": `{"condition":"1 of selection_*","selection_folder":{"Image|contains":["\\Program Files (x86)\\AnyDesk\\","\\Program Files\\AnyDesk\\"]},` +
+			`"selection_image":{"Image|endswith":["\\anydesk.exe"]},"selection_original_name":{"OriginalFileName":["AnyDesk.exe"]}}`,
+		"lolrmm_anydesk_macos_process": `{"condition":"1 of selection_*","selection_folder":{"Image|startswith":["/Applications/AnyDesk.app/"]}}`,
+		"lolrmm_teamviewer_windows_process": `{"condition":"1 of selection_*","selection_folder":{"Image|contains":["\\Program Files\\TeamViewer\\"]},` +
+			`"selection_image":{"Image|endswith":["\\TeamViewer.exe","\\teamviewer_desktop.exe","\\teamviewer_service.exe"]}}`,
+		"lolrmm_screenconnect_windows_process": `{"condition":"1 of selection_*","selection_folder":{"Image|contains":["\\Program Files (x86)\\ScreenConnect Client (*)\\","\\ScreenConnect Client*\\"]},` +
+			`"selection_image":{"Image|endswith":["\\connectwise*.exe","\\ConnectWiseControl*.exe","\\Program Files (x86)\\ScreenConnect Client (*)\\ScreenConnect.ClientService.exe",` +
+			`"\\Remote Workforce Client.exe","\\screenconnect*.exe","\\ScreenConnect.ClientService.exe","\\ScreenConnect.WindowsClient.exe"]}}`,
+		"lolrmm_chrome_remote_desktop_windows_process": `{"condition":"1 of selection_*","selection_folder":{"Image|contains":["\\Google\\Chrome Remote Desktop\\",` +
+			`"\\Program Files (x86)\\Google\\Chrome Remote Desktop\\"]},"selection_image":{"Image|endswith":["\\remote_host.exe","\\remoting_host.exe"]}}`,
+	}
+	for name, w := range want {
+		got, err := json.Marshal(detections[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != w {
+			t.Errorf("%s:\n got  %s\n want %s", name, got, w)
+		}
+	}
+	anyNet, _ := json.Marshal(detections["lolrmm_anydesk_network"]["selection_host"])
+	if string(anyNet) != `{"DestinationHostname":["*.anydesk.com","boot.net.anydesk.com","relay-????????.net.anydesk.com"]}` {
+		t.Errorf("AnyDesk hosts: %s", anyNet)
+	}
 }
