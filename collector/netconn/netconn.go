@@ -45,9 +45,18 @@ type Source struct {
 	log      hclog.Logger
 	list     func(ctx context.Context) ([]Socket, error)
 	resolver *process.Resolver
-	seen     map[connKey]bool
-	live     map[connKey]bool // scratch, reused per poll
+	tracker  *tracker // Run's memory of the sockets already reported
 	failing  bool
+}
+
+// tracker remembers the sockets reported, to report each once and forget closed ones.
+type tracker struct {
+	seen map[connKey]bool
+	live map[connKey]bool // scratch, reused per poll
+}
+
+func newTracker() *tracker {
+	return &tracker{seen: make(map[connKey]bool), live: make(map[connKey]bool)}
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -67,8 +76,7 @@ func New(cfg Config) *Source {
 		cfg:      cfg,
 		log:      cfg.Logger.Named("netconn"),
 		resolver: process.NewResolver(cfg.ProcRoot),
-		seen:     make(map[connKey]bool),
-		live:     make(map[connKey]bool),
+		tracker:  newTracker(),
 	}
 	s.list = s.gopsutilSockets
 	return s
@@ -77,15 +85,16 @@ func New(cfg Config) *Source {
 // Name implements collector.Source.
 func (s *Source) Name() string { return "netconn" }
 
-// Snapshot reports every current connection and listening socket.
+// Snapshot reports every current connection and listening socket. It does not change what Run
+// has reported.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	return s.poll(ctx, emit)
+	return s.poll(ctx, emit, newTracker())
 }
 
 // Run reports the current sockets, then each new one every Interval until ctx ends. Closed
 // sockets are forgotten, so a reconnect is reported again.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	if err := s.poll(ctx, emit); err != nil {
+	if err := s.poll(ctx, emit, s.tracker); err != nil {
 		return err
 	}
 	t := time.NewTicker(s.cfg.Interval)
@@ -95,7 +104,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := s.poll(ctx, emit); err != nil {
+			if err := s.poll(ctx, emit, s.tracker); err != nil {
 				if !s.failing {
 					s.log.Warn("socket listing failed; retrying every poll", "error", err)
 				}
@@ -124,25 +133,25 @@ func (s *Source) gopsutilSockets(ctx context.Context) ([]Socket, error) {
 	return fromGopsutil(stats), nil
 }
 
-// poll lists sockets once and emits the ones not seen in the previous poll.
-func (s *Source) poll(ctx context.Context, emit collector.Emit) error {
+// poll lists sockets once and emits the ones tr has not seen in its previous poll.
+func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) error {
 	socks, err := s.list(ctx)
 	if err != nil {
 		return err
 	}
 	conns := classify(socks, s.cfg.IgnoreLoopback)
-	clear(s.live)
+	clear(tr.live)
 	pids := make(map[int]bool)
 	for i := range conns {
 		c := &conns[i]
-		s.live[c.key] = true
+		tr.live[c.key] = true
 		if c.PID > 0 {
 			pids[c.PID] = true
 		}
-		if s.seen[c.key] {
+		if tr.seen[c.key] {
 			continue
 		}
-		s.seen[c.key] = true
+		tr.seen[c.key] = true
 		var owner *process.Owner
 		if c.PID > 0 {
 			if o, ok := s.resolver.Lookup(ctx, c.PID); ok {
@@ -152,9 +161,9 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit) error {
 		ev := event.New(event.NetworkConnection, c.fields(owner))
 		emit(ev)
 	}
-	for k := range s.seen {
-		if !s.live[k] {
-			delete(s.seen, k)
+	for k := range tr.seen {
+		if !tr.live[k] {
+			delete(tr.seen, k)
 		}
 	}
 	s.resolver.Retain(func(pid int) bool { return pids[pid] })

@@ -113,23 +113,31 @@ func TestPollReportsOnceAndForgetsClosed(t *testing.T) {
 	var evs []*event.Event
 	emit := func(e *event.Event) { evs = append(evs, e) }
 	ctx := context.Background()
-	if err := s.poll(ctx, emit); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
 		t.Fatalf("first poll: %d events, %v", len(evs), err)
 	}
 	listing[1].State = "ESTABLISHED" // a state change is not a new connection
-	if err := s.poll(ctx, emit); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
 		t.Fatalf("second poll: %d events", len(evs))
 	}
 	listing = listing[:1] // closed
-	if err := s.poll(ctx, emit); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
 		t.Fatalf("after close: %d events", len(evs))
 	}
 	listing = append(listing, Socket{Protocol: "tcp", LocalIP: "10.0.0.5", LocalPort: 40000, RemoteIP: "198.51.100.7", RemotePort: 443, State: "ESTABLISHED"})
-	if err := s.poll(ctx, emit); err != nil || len(evs) != 3 {
+	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 3 {
 		t.Fatalf("reconnect on the same ports: %d events, want it reported again", len(evs))
 	}
-	if len(s.seen) != 2 {
-		t.Errorf("seen holds %d keys, want 2", len(s.seen))
+	if len(s.tracker.seen) != 2 {
+		t.Errorf("seen holds %d keys, want 2", len(s.tracker.seen))
+	}
+	// Snapshot reports everything present and leaves Run's memory alone.
+	evs = nil
+	if err := s.Snapshot(ctx, emit); err != nil || len(evs) != 2 {
+		t.Fatalf("snapshot: %d events, %v", len(evs), err)
+	}
+	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
+		t.Fatalf("poll after snapshot: %d events", len(evs))
 	}
 }
 
@@ -228,18 +236,18 @@ func BenchmarkPoll(b *testing.B) {
 	s := New(Config{})
 	ctx := context.Background()
 	discard := func(*event.Event) {}
-	if err := s.poll(ctx, discard); err != nil {
+	if err := s.poll(ctx, discard, s.tracker); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := s.poll(ctx, discard); err != nil {
+		if err := s.poll(ctx, discard, s.tracker); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(len(s.seen)), "sockets")
+	b.ReportMetric(float64(len(s.tracker.seen)), "sockets")
 	if entries, err := os.ReadDir("/proc"); err == nil {
 		n := 0
 		for _, e := range entries {

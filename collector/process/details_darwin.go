@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"os"
 
 	gproc "github.com/shirou/gopsutil/v3/process"
 	"golang.org/x/sys/unix"
@@ -16,7 +17,8 @@ func (s *Source) osDetails(ctx context.Context, pid int) (*procInfo, error) {
 	p := &gproc.Process{Pid: int32(pid)}
 	ppid, err := p.PpidWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("process %d: %w", pid, err)
+		// kinfo_proc is readable for every live process: it is gone.
+		return nil, fmt.Errorf("process %d: %w (%w)", pid, os.ErrNotExist, err)
 	}
 	info := &procInfo{PID: pid, PPID: int(ppid)}
 	if v, err := p.UsernameWithContext(ctx); err == nil {
@@ -29,6 +31,10 @@ func (s *Source) osDetails(ctx context.Context, pid int) (*procInfo, error) {
 		if exe, cmd, err := parseProcArgs2(buf, s.cfg.MaxCommandLine); err == nil {
 			info.Image, info.CommandLine = exe, cmd
 		}
+	}
+	if info.Image == "" && info.CommandLine == "" {
+		// kernel_task, or a zombie: nothing to report.
+		return nil, fmt.Errorf("process %d (%s): %w", pid, info.Name, errNotReportable)
 	}
 	return info, nil
 }

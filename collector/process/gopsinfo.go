@@ -37,11 +37,12 @@ func gopsInfo(ctx context.Context, pid int) (*procInfo, error) {
 	if v, err := p.NameWithContext(ctx); err == nil {
 		info.Name = v
 	}
-	if info.Image == "" && info.CommandLine == "" && info.Name == "" {
+	if info.Image == "" && info.CommandLine == "" {
 		if ok, _ := gproc.PidExistsWithContext(ctx, int32(pid)); !ok {
 			return nil, fmt.Errorf("process %d: %w", pid, os.ErrNotExist)
 		}
-		return nil, fmt.Errorf("process %d: nothing readable", pid)
+		// The idle and System processes on Windows, protected processes.
+		return nil, fmt.Errorf("process %d (%s): %w", pid, info.Name, errNotReportable)
 	}
 	return info, nil
 }

@@ -13,6 +13,10 @@ import (
 
 // On macOS, Windows and the other systems gopsutil supports, processes are polled.
 
+// errNotReportable marks a process with no executable path or command line to report (and
+// none to expect later), such as a kernel or system pseudo-process.
+var errNotReportable = errors.New("no executable path or command line")
+
 func (s *Source) newPoller() *poller {
 	l := &gopsLister{details: func(ctx context.Context, pid int) (*procInfo, error) {
 		info, err := s.osDetails(ctx, pid)
