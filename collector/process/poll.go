@@ -141,10 +141,15 @@ func (p *poller) parentOf(info *procInfo) *parentRef {
 	return nil
 }
 
-// runPoll is the polling Run: the first poll is the snapshot, then one poll per interval.
-func (s *Source) runPoll(ctx context.Context, emit collector.Emit, p *poller) error {
+// runPoll is the polling Run: the first poll is the snapshot (or, with silent, only learns the
+// running processes, when taking over from the connector), then one poll per interval.
+func (s *Source) runPoll(ctx context.Context, emit collector.Emit, p *poller, silent bool) error {
 	s.mode.Store(ModePoll)
-	if err := p.poll(ctx, emit, true); err != nil {
+	first := emit
+	if silent {
+		first = func(*event.Event) {}
+	}
+	if err := p.poll(ctx, first, true); err != nil {
 		return err
 	}
 	t := time.NewTicker(s.cfg.PollInterval)

@@ -66,18 +66,18 @@ func (s *Source) snapshot(ctx context.Context, emit collector.Emit) error {
 
 func (s *Source) run(ctx context.Context, emit collector.Emit) error {
 	if s.cfg.Poll {
-		return s.runPoll(ctx, emit, s.newLinuxPoller())
+		return s.runPoll(ctx, emit, s.newLinuxPoller(), false)
 	}
 	c, err := openConnector()
 	if err == nil {
 		err = s.runConnector(ctx, emit, c)
-		if err == nil || ctx.Err() != nil {
-			return nil
+		if !errors.Is(err, errConnectorRefused) || ctx.Err() != nil {
+			return err
 		}
 	}
 	s.log.Warn("kernel process-events connector not permitted; falling back to polling, so processes shorter than the poll interval are missed",
 		"error", err, "poll_interval", s.cfg.PollInterval)
-	return s.runPoll(ctx, emit, s.newLinuxPoller())
+	return s.runPoll(ctx, emit, s.newLinuxPoller(), false)
 }
 
 // record is one process event handed from the socket reader to the table.
@@ -93,11 +93,12 @@ type record struct {
 	hashFile *os.File // exec: the executable, opened for hashing on a cache miss
 }
 
-// errNoAck means the kernel did not confirm the subscription.
-var errNoAck = errors.New("no acknowledgement from the kernel (not in the initial namespaces?)")
+// errConnectorRefused wraps the reasons the kernel did not accept the subscription.
+var errConnectorRefused = errors.New("process connector subscription refused")
 
-// runConnector subscribes, takes the snapshot, then applies events until ctx ends. It returns an
-// error without emitting anything when the subscription is refused.
+// runConnector subscribes, takes the snapshot, then applies events until ctx ends. When the
+// subscription is refused it returns an error wrapping errConnectorRefused without emitting
+// anything.
 func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *connector) error {
 	recs := make(chan record, 4096)
 	acks := make(chan uint32, 1)
@@ -106,7 +107,7 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 	seq, err := c.control(procCnMcastListen)
 	if err != nil {
 		unix.Close(c.fd)
-		return err
+		return fmt.Errorf("%w: %w", errConnectorRefused, err)
 	}
 	go func() {
 		defer close(readerDone)
@@ -136,11 +137,11 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 	case e := <-acks:
 		if e != 0 {
 			stop()
-			return fmt.Errorf("connector subscription refused: %w", unix.Errno(e))
+			return fmt.Errorf("%w: %w", errConnectorRefused, unix.Errno(e))
 		}
 	case <-time.After(ackTimeout):
 		stop()
-		return errNoAck
+		return fmt.Errorf("%w: no acknowledgement from the kernel within %s (not in the initial user and PID namespaces?)", errConnectorRefused, ackTimeout)
 	case <-ctx.Done():
 		stop()
 		return nil
@@ -163,9 +164,13 @@ func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *conne
 			if ctx.Err() != nil {
 				return nil
 			}
-			// The socket failed under us: keep the table's knowledge and poll from here.
-			s.log.Warn("process connector stopped; falling back to polling")
-			return s.runPoll(ctx, emit, s.newLinuxPoller())
+			for len(recs) > 0 {
+				t.apply(<-recs, emit)
+			}
+			// The socket failed under us: poll from here, without reporting again what the
+			// snapshot and the events already did.
+			s.log.Warn("process connector stopped; falling back to polling", "poll_interval", s.cfg.PollInterval)
+			return s.runPoll(ctx, emit, s.newLinuxPoller(), true)
 		case r := <-recs:
 			t.apply(r, emit)
 		case <-sweep.C:

@@ -36,7 +36,7 @@ func (s *Source) snapshot(ctx context.Context, emit collector.Emit) error {
 }
 
 func (s *Source) run(ctx context.Context, emit collector.Emit) error {
-	return s.runPoll(ctx, emit, s.newPoller())
+	return s.runPoll(ctx, emit, s.newPoller(), false)
 }
 
 // hashInfo fills Hashes for a polled process from its Image path (skipping what cannot be read,
