@@ -1,12 +1,10 @@
 package netconn
 
 import (
-	"context"
 	"net/netip"
 	"sort"
 	"syscall"
 
-	"github.com/shirou/gopsutil/v3/common"
 	gnet "github.com/shirou/gopsutil/v3/net"
 
 	"github.com/vigilhq/vigil/collector/process"
@@ -21,10 +19,6 @@ type Socket struct {
 	RemotePort int
 	State      string // TCP state as gopsutil names it (LISTEN, ESTABLISHED...); "" for UDP
 	PID        int    // 0 when the OS does not tell (TIME_WAIT, another user's socket)
-}
-
-func withProcRoot(ctx context.Context, root string) context.Context {
-	return context.WithValue(ctx, common.EnvKey, common.EnvMap{common.HostProcEnvKey: root})
 }
 
 // fromGopsutil converts gopsutil's connection list, dropping what is not TCP or UDP.

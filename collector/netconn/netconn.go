@@ -1,5 +1,5 @@
 // Package netconn is the network collector: it lists the host's TCP and UDP sockets with their
-// owning processes (gopsutil) on an interval and reports each connection and listening socket
+// owning processes (on Linux from /proc/net, elsewhere through gopsutil) on an interval and reports each connection and listening socket
 // once, when it first appears, as a network_connection event (docs/events.md), in Sysmon's
 // convention: Source is the side that opened the connection, Destination the accepting side, and
 // a listening socket's local address is its Destination.
@@ -7,11 +7,9 @@ package netconn
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	gnet "github.com/shirou/gopsutil/v3/net"
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/collector/process"
@@ -78,7 +76,7 @@ func New(cfg Config) *Source {
 		resolver: process.NewResolver(cfg.ProcRoot),
 		tracker:  newTracker(),
 	}
-	s.list = s.gopsutilSockets
+	s.list = newSocketLister(s)
 	return s
 }
 
@@ -114,23 +112,6 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 			s.failing = false
 		}
 	}
-}
-
-// gopsutilSockets lists the sockets through gopsutil (on Linux: /proc/net/{tcp,udp}{,6} and a
-// walk of every /proc/<pid>/fd to map socket inodes to processes).
-func (s *Source) gopsutilSockets(ctx context.Context) ([]Socket, error) {
-	kind := "inet"
-	if s.cfg.NoUDP {
-		kind = "tcp"
-	}
-	if s.cfg.ProcRoot != "/proc" {
-		ctx = withProcRoot(ctx, s.cfg.ProcRoot)
-	}
-	stats, err := gnet.ConnectionsWithoutUidsWithContext(ctx, kind)
-	if err != nil {
-		return nil, fmt.Errorf("list sockets: %w", err)
-	}
-	return fromGopsutil(stats), nil
 }
 
 // poll lists sockets once and emits the ones tr has not seen in its previous poll.
