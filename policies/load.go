@@ -292,10 +292,24 @@ func build(src []source) (*Ruleset, []Problem) {
 	}
 	problems = append(problems, rs.linkCorrelations(ruleBy, corrBy)...)
 	for _, r := range rs.rules {
-		rs.infos = append(rs.infos, infoOf(&r.ast.Meta, r.key, r.ast.Logsource, r.ast.File, r.ast.Line, "rule", ""))
+		info := infoOf(&r.ast.Meta, r.key, r.ast.Logsource, r.ast.File, r.ast.Line, "rule", "")
+		info.Silent = r.silent
+		rs.infos = append(rs.infos, info)
 	}
 	for _, c := range rs.corrs {
-		rs.infos = append(rs.infos, infoOf(&c.ast.Meta, c.key, sigma.Logsource{}, c.ast.File, c.ast.Line, "correlation", c.ast.Type))
+		info := infoOf(&c.ast.Meta, c.key, sigma.Logsource{}, c.ast.File, c.ast.Line, "correlation", c.ast.Type)
+		info.Silent = c.silent
+		rs.infos = append(rs.infos, info)
+	}
+	for i, c := range rs.corrs {
+		info := &rs.infos[len(rs.rules)+i]
+		for _, name := range c.ast.Rules {
+			if j, ok := corrBy[name]; ok {
+				info.Uses = append(info.Uses, rs.infos[len(rs.rules)+j].ID)
+			} else if j, ok := ruleBy[name]; ok {
+				info.Uses = append(info.Uses, rs.infos[j].ID)
+			}
+		}
 	}
 	return rs, problems
 }

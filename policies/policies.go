@@ -56,6 +56,12 @@ type RuleInfo struct {
 	Kind string
 	// CorrelationType is the correlation's type (event_count...), for correlations.
 	CorrelationType string
+	// Uses lists, for a correlation, the IDs of the rules and correlations it references that
+	// are loaded, in the order written.
+	Uses []string
+	// Silent is true for a rule or correlation that emits no finding of its own because the
+	// active correlations referencing it all have generate: false.
+	Silent bool
 }
 
 // Finding is one detection: a rule match or a correlation firing.

@@ -76,9 +76,19 @@ func (p *placeholderFlag) options() (policies.LoadOptions, error) {
 	return opts, nil
 }
 
-// printProblems writes each problem as file:line: message and returns how many errors and
-// warnings there were.
+// printProblems writes each distinct problem as file:line: message and returns how many errors
+// and warnings there were. (Merging rule sets re-resolves correlations, so the same warning can
+// arrive twice.)
 func printProblems(w io.Writer, problems []policies.Problem) (errs, warns int) {
+	seen := map[policies.Problem]bool{}
+	uniq := problems[:0:0]
+	for _, p := range problems {
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	problems = uniq
 	sort.SliceStable(problems, func(i, j int) bool {
 		if problems[i].File != problems[j].File {
 			return problems[i].File < problems[j].File

@@ -464,11 +464,13 @@ func groups(fs []*policies.Finding) string {
 }
 
 // Covered returns, for every rule of rs, whether some case in suites expects it to fire, so a
-// pack can require a positive case for each rule.
+// pack can require a positive case for each rule. A silent rule (one that only feeds
+// correlations, with no finding of its own) is covered when a covered correlation uses it.
 func Covered(rs *policies.Ruleset, suites []*Suite) map[string]bool {
 	index := ruleIndex(rs)
 	cov := map[string]bool{}
-	for _, ri := range rs.Rules() {
+	infos := rs.Rules()
+	for _, ri := range infos {
 		cov[ri.ID] = false
 	}
 	for _, s := range suites {
@@ -479,6 +481,24 @@ func Covered(rs *policies.Ruleset, suites []*Suite) map[string]bool {
 				}
 				for _, id := range index[x.Rule] {
 					cov[id] = true
+				}
+			}
+		}
+	}
+	silent := map[string]bool{}
+	for _, ri := range infos {
+		silent[ri.ID] = ri.Silent
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, ri := range infos {
+			if !cov[ri.ID] {
+				continue
+			}
+			for _, used := range ri.Uses {
+				if silent[used] && !cov[used] {
+					cov[used] = true
+					changed = true
 				}
 			}
 		}
