@@ -217,7 +217,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 	// --strict fails a rule without a positive case.
 	uncovered := writeFiles(t, map[string]string{
-		"r.yml": x11vncRule,
+		"r.yml":      x11vncRule,
 		"r.test.yml": "cases:\n  - name: nothing\n    events: [{category: x}]\n    expect: []\n",
 	})
 	if out, _, code := runVigil(t, "", "policy", "test", "--strict", uncovered); code != 1 || !strings.Contains(out, "no positive case: x11vnc Started") {
