@@ -19,6 +19,7 @@ import (
 	"github.com/vigilhq/vigil/internal/winevent"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/policies/policytest"
+	"github.com/vigilhq/vigil/policies/ruledoc"
 )
 
 func init() { subcommands = append(subcommands, newPolicyCmd) }
@@ -30,7 +31,7 @@ func newPolicyCmd() *cobra.Command {
 		Long: `Tools for detection engineers: check Sigma rule files, run rule test cases, and evaluate rules
 over events. docs/policies.md documents the engine's semantics and the test-case format.`,
 	}
-	cmd.AddCommand(newPolicyLintCmd(), newPolicyEvalCmd(), newPolicyTestCmd())
+	cmd.AddCommand(newPolicyLintCmd(), newPolicyEvalCmd(), newPolicyTestCmd(), newPolicyDocsCmd())
 	for _, add := range policySubcommands {
 		cmd.AddCommand(add())
 	}
@@ -386,6 +387,57 @@ positive case. The format is documented in docs/policies.md.`,
 	cmd.Flags().BoolVar(&builtin, "builtin", false, "add the built-in rule pack to the rules under test")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail when a rule has no case that expects it to fire")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print passing cases too")
+	ph.register(cmd)
+	return cmd
+}
+
+func newPolicyDocsCmd() *cobra.Command {
+	var (
+		builtin bool
+		output  string
+		ph      placeholderFlag
+	)
+	cmd := &cobra.Command{
+		Use:   "docs [--builtin] [PATH...] [-o FILE]",
+		Short: "Write Markdown reference documentation of rules (docs/rules.md is the built-in pack's)",
+		Long: `Renders every rule and correlation (id, title, level, logsource, tags, what it catches, its
+false positives), grouped by folder and sorted by level, as Markdown. docs/rules.md is
+'vigil policy docs --builtin -o docs/rules.md'.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !builtin {
+				return fmt.Errorf("no rules: give PATH or --builtin")
+			}
+			opts, err := ph.options()
+			if err != nil {
+				return err
+			}
+			var rs *policies.Ruleset
+			if builtin && len(args) == 0 {
+				// The pack alone: its files keep their paths relative to policies/rules.
+				var problems []policies.Problem
+				if rs, problems, err = policies.LoadFS(policies.BuiltinFS(), opts); err != nil {
+					return err
+				}
+				if errs, _ := printProblems(cmd.ErrOrStderr(), problems); errs > 0 {
+					return fmt.Errorf("%d rule problem(s)", errs)
+				}
+			} else if rs, err = loadRules(cmd.ErrOrStderr(), args, builtin, opts); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if output != "" && output != "-" {
+				f, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			return ruledoc.Write(w, rs)
+		},
+	}
+	cmd.Flags().BoolVar(&builtin, "builtin", false, "document the built-in rule pack")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	ph.register(cmd)
 	return cmd
 }
