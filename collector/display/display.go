@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -221,11 +220,8 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]Display{}
-	for i := range ds {
-		known[ds[i].key()] = ds[i]
-		s.emit(emit, b, &ds[i], "present")
-	}
+	known := collector.NewTracker(func(d *Display) string { return d.key() })
+	known.Update(ds, func(d *Display) { s.emit(emit, b, d, "present") }, nil)
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	for {
@@ -242,27 +238,6 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 			s.log.Warn("listing displays failed", "error", err)
 			continue
 		}
-		seen := map[string]bool{}
-		for i := range cur {
-			k := cur[i].key()
-			seen[k] = true
-			if _, ok := known[k]; !ok {
-				known[k] = cur[i]
-				s.emit(emit, b, &cur[i], "added")
-			}
-		}
-		// Removals in a stable order.
-		var gone []string
-		for k := range known {
-			if !seen[k] {
-				gone = append(gone, k)
-			}
-		}
-		sort.Strings(gone)
-		for _, k := range gone {
-			d := known[k]
-			delete(known, k)
-			s.emit(emit, b, &d, "removed")
-		}
+		known.Update(cur, func(d *Display) { s.emit(emit, b, d, "added") }, func(d *Display) { s.emit(emit, b, d, "removed") })
 	}
 }

@@ -275,11 +275,8 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]Mount{}
-	for i := range ms {
-		known[ms[i].key()] = ms[i]
-		s.emit(emit, b, &ms[i], "present")
-	}
+	known := collector.NewTracker(func(m *Mount) string { return m.key() })
+	known.Update(ms, func(m *Mount) { s.emit(emit, b, m, "present") }, nil)
 	var notify <-chan struct{}
 	if b.watch != nil {
 		if ch, err := b.watch(ctx); err != nil {
@@ -313,26 +310,6 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 			s.log.Warn("listing mounts failed", "error", err)
 			continue
 		}
-		seen := map[string]bool{}
-		for i := range cur {
-			k := cur[i].key()
-			seen[k] = true
-			if _, ok := known[k]; !ok {
-				known[k] = cur[i]
-				s.emit(emit, b, &cur[i], "mounted")
-			}
-		}
-		var gone []string
-		for k := range known {
-			if !seen[k] {
-				gone = append(gone, k)
-			}
-		}
-		sort.Strings(gone)
-		for _, k := range gone {
-			m := known[k]
-			delete(known, k)
-			s.emit(emit, b, &m, "unmounted")
-		}
+		known.Update(cur, func(m *Mount) { s.emit(emit, b, m, "mounted") }, func(m *Mount) { s.emit(emit, b, m, "unmounted") })
 	}
 }

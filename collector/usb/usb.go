@@ -284,11 +284,8 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]Device{}
-	for i := range devs {
-		known[devs[i].key()] = devs[i]
-		s.emit(emit, b, &devs[i], "present")
-	}
+	known := collector.NewTracker(func(d *Device) string { return d.key() })
+	known.Update(devs, func(d *Device) { s.emit(emit, b, d, "present") }, nil)
 
 	var notify <-chan struct{}
 	interval := s.cfg.PollInterval
@@ -337,30 +334,23 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 			s.log.Warn("listing USB devices failed", "error", err)
 			continue
 		}
+		// A new device whose interfaces are not all there yet is held back for a few re-reads,
+		// so its "added" event is complete.
 		seen := make(map[string]bool, len(cur))
+		ready := cur[:0:0]
 		retry := false
 		for i := range cur {
-			d := &cur[i]
-			k := d.key()
+			k := cur[i].key()
 			seen[k] = true
-			if _, ok := known[k]; ok {
-				continue
-			}
-			if d.incomplete && pending[k] < 3 {
+			if !known.Known(k) && cur[i].incomplete && pending[k] < 3 {
 				pending[k]++
 				retry = true
 				continue
 			}
 			delete(pending, k)
-			known[k] = *d
-			s.emit(emit, b, d, "added")
+			ready = append(ready, cur[i])
 		}
-		for k, d := range known {
-			if !seen[k] {
-				delete(known, k)
-				s.emit(emit, b, &d, "removed")
-			}
-		}
+		known.Update(ready, func(d *Device) { s.emit(emit, b, d, "added") }, func(d *Device) { s.emit(emit, b, d, "removed") })
 		for k := range pending {
 			if !seen[k] {
 				delete(pending, k)
