@@ -12,7 +12,7 @@ func TestTracker(t *testing.T) {
 	del := func(s *string) { log = append(log, "-"+*s) }
 	tr.Update([]string{"b", "a"}, add, del)
 	tr.Update([]string{"A", "c"}, add, del) // A is a (same key): not new
-	tr.Update([]string{"c"}, add, nil)       // a goes, unreported
+	tr.Update([]string{"c"}, add, nil)      // a goes, unreported
 	tr.Update(nil, add, del)
 	if got := strings.Join(log, " "); got != "+b +a +c -b -c" {
 		t.Errorf("log %q", got)
