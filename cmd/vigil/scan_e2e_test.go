@@ -834,3 +834,25 @@ func workloadEvents(r *e2eScan, home string) map[string]bool {
 	}
 	return mine
 }
+
+// BenchmarkScanIPKVMCapture is one in-process `vigil scan --json --only usb` of the Comet's
+// sysfs tree: loading the built-in pack, the USB collector's snapshot, evaluation, output.
+func BenchmarkScanIPKVMCapture(b *testing.B) {
+	root := b.TempDir()
+	text, err := os.ReadFile(filepath.Join(testdata.Dir(b, "ipkvm-watch", "_device_output"), "comet_lsusb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fixtures.SysfsFromLsusb(root, text); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var out, errOut e2eBuffer
+		if err := e2eRun(context.Background(), &out, &errOut, "scan", "--json", "--only", "usb", "--sysfs-root", root); err != nil {
+			b.Fatal(err)
+		}
+		if !bytes.Contains(out.Bytes(), []byte(`"rule_name":"ipkvm_usb_identity"`)) {
+			b.Fatalf("no finding:\n%s", out.String())
+		}
+	}
+}
