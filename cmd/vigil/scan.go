@@ -50,7 +50,10 @@ Nothing leaves the machine.
 
 --watch DURATION keeps watching for that long (file activity, new processes and devices).
 --json prints one JSON object per line: findings as {"kind":"finding", ...} with the fields of
-'vigil policy eval', and with --events every event as {"kind":"event", ...}.
+'vigil policy eval', with --events every event as {"kind":"event", ...}, and a source that
+failed as {"kind":"error","source":...,"error":...}. A failed source makes the exit status 2, so a
+scan that could not look never passes for a clean one; --fail-on LEVEL makes it 1 when a finding
+of that level or higher was found.
 
 The root flags read fixture trees or saved tool output instead of the live system, for tests and
 forensics: --sysfs-root and --proc-root stand for /sys and /proc, --ioreg-file is saved macOS
@@ -156,17 +159,22 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	mu.Lock()
 	eng.Flush(emitFinding)
 	mu.Unlock()
-	if werr != nil {
-		return werr
-	}
-	if srcErr != nil {
-		log.Warn("some sources failed", "error", srcErr)
+	failures := suite.Failures(srcErr)
+	for _, fl := range failures {
+		write("error", map[string]string{"source": fl.Source, "error": fl.Error()})
 	}
 	if !f.jsonOut {
 		rep.render(out, hostname, time.Since(start), srcErr)
 	}
+	if werr != nil {
+		return werr
+	}
 	if err := out.Flush(); err != nil {
 		return err
+	}
+	if len(failures) > 0 {
+		// A source that could not look must not pass for a clean machine.
+		return fmt.Errorf("%d source(s) failed: %w", len(failures), srcErr)
 	}
 	if f.failOn != "" && rep.maxLevel() >= levelRank[f.failOn] {
 		return exitError{1}

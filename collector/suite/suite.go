@@ -142,14 +142,40 @@ func serial(emit collector.Emit) collector.Emit {
 	}
 }
 
+// SourceError is one source's failure; Snapshot and Run join them.
+type SourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Failures lists the sources' failures in an error returned by Snapshot or Run.
+func Failures(err error) []*SourceError {
+	var out []*SourceError
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, Failures(e)...)
+		}
+		return out
+	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		out = append(out, se)
+	}
+	return out
+}
+
 // Snapshot runs every source's Snapshot once, one after another. A source that fails is
-// reported in the returned error (all failures joined) but does not stop the others.
+// reported in the returned error (the SourceErrors joined; see Failures) but does not stop the
+// others.
 func (s *Suite) Snapshot(ctx context.Context, emit collector.Emit) error {
 	var errs []error
 	for _, src := range s.sources {
 		if err := src.Snapshot(ctx, emit); err != nil {
 			s.log.Warn("source failed", "source", src.Name(), "error", err)
-			errs = append(errs, err)
+			errs = append(errs, &SourceError{Source: src.Name(), Err: err})
 		}
 	}
 	return errors.Join(errs...)
@@ -200,7 +226,7 @@ func (s *Suite) Run(ctx context.Context, emit collector.Emit) error {
 			defer wg.Done()
 			if err := src.Run(ctx, emit); err != nil && ctx.Err() == nil {
 				s.log.Warn("source stopped", "source", src.Name(), "error", err)
-				errCh <- err
+				errCh <- &SourceError{Source: src.Name(), Err: err}
 			}
 		}(src)
 	}

@@ -75,6 +75,13 @@ func TestSnapshotKeepsGoingPastFailures(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "usb") || !strings.Contains(err.Error(), "display") {
 		t.Errorf("both failures must be reported: %v", err)
 	}
+	f := Failures(err)
+	if len(f) != 2 || f[0].Source != "usb" || f[1].Source != "display" {
+		t.Errorf("failures by source: %+v", f)
+	}
+	if Failures(nil) != nil {
+		t.Error("no error, no failures")
+	}
 }
 
 // Run serialises emit across sources and returns when the context ends.
