@@ -341,41 +341,6 @@ func TestRegistryExport(t *testing.T) {
 	}
 }
 
-func TestRegFileErrors(t *testing.T) {
-	cases := map[string]string{
-		"no header":      "[HKEY_X]\n",
-		"value first":    "REGEDIT4\n\"a\"=\"b\"\n",
-		"bad hex":        "REGEDIT4\n[K]\n\"a\"=hex:0g\n",
-		"unknown type":   "REGEDIT4\n[K]\n\"a\"=qword:1\n",
-		"open key":       "REGEDIT4\n[K\n",
-		"unterminated":   "REGEDIT4\n[K]\n\"a=1\n",
-		"junk after str": "REGEDIT4\n[K]\n\"a\"=\"b\"c\n",
-		"no equals":      "REGEDIT4\n[K]\n\"a\" \"b\"\n",
-		"empty":          "",
-	}
-	for name, in := range cases {
-		_, err := ParseRegFile([]byte(in))
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-			continue
-		}
-		if name != "empty" && !strings.Contains(err.Error(), "line") {
-			t.Errorf("%s: error names no line: %v", name, err)
-		}
-	}
-	keys, err := ParseRegFile([]byte("REGEDIT4\n[K]\n\"a \\\"q\\\" \\\\\"=\"v\"\n@=-\n\"h\"=hex(2):41,00,\\\n  42,00\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, ok := keys[0].Value(`a "q" \`)
-	if !ok || v.String != "v" {
-		t.Errorf("escaped name: %+v", keys[0].Values)
-	}
-	if v, _ := keys[0].Value("h"); v.Type != "hex(2)" || string(v.Data) != "A\x00B\x00" {
-		t.Errorf("continued hex: %+v", v)
-	}
-}
-
 func ioregHex(b []byte) string { return "<" + hex.EncodeToString(b) + ">" }
 
 func TestIoregDisplays(t *testing.T) {

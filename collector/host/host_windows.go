@@ -13,6 +13,8 @@ import (
 	"github.com/shirou/gopsutil/v3/host"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
+
+	"github.com/vigilhq/vigil/collector/winreg"
 )
 
 const defaultHomeRoot = `C:\Users`
@@ -153,7 +155,7 @@ func wtsSessions() ([]Session, error) {
 type liveRegistry struct{}
 
 func openKey(path string) (registry.Key, error) {
-	hive, rest, _ := strings.Cut(normHive(path), `\`)
+	hive, rest, _ := strings.Cut(winreg.NormalizeHive(path), `\`)
 	var root registry.Key
 	switch strings.ToUpper(hive) {
 	case "HKEY_LOCAL_MACHINE":

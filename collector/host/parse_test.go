@@ -56,31 +56,6 @@ func utf16LE(s string) []byte {
 	return b
 }
 
-func TestParseRegExport(t *testing.T) {
-	for name, data := range map[string][]byte{"utf16": utf16LE(sampleReg), "utf8": []byte(sampleReg)} {
-		r, err := ParseRegExport(data)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		const up = `HKEY_USERS\S-1-5-21-1004336348-1177238915-682003330-1001\Control Panel\International\User Profile`
-		if v := regValue(r, up, "languages"); !reflect.DeepEqual(v, []string{"ko-KR", "en-US"}) {
-			t.Errorf("%s: multi-string %#v", name, v)
-		}
-		if v := regValue(r, `HKLM\SYSTEM\CurrentControlSet\Control\TimeZoneInformation`, "Bias"); v != uint64(0xfffffde4) {
-			t.Errorf("%s: dword %#v", name, v)
-		}
-		subs, _ := r.Subkeys(`HKEY_USERS`)
-		if len(subs) != 2 {
-			t.Errorf("%s: users %v", name, subs)
-		}
-	}
-	for _, bad := range []string{"not a reg file", "REGEDIT4\n[HKEY_USERS\\x\n", "REGEDIT4\n[HKEY_USERS\\x]\n\"a\"=dword:zz\n", "REGEDIT4\n[A]\n\"a\"=hex:0g\n", "REGEDIT4\n[A]\n\"a\n"} {
-		if _, err := ParseRegExport([]byte(bad)); err == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-}
-
 func TestNormalizeMac(t *testing.T) {
 	for in, want := range map[string]string{
 		"0:11:2:33:a:FF": "00:11:02:33:0a:ff", "00-1A-2B-3C-4D-5E": "00:1a:2b:3c:4d:5e", "AA:BB:CC:DD:EE:FF": "aa:bb:cc:dd:ee:ff",

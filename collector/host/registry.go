@@ -1,14 +1,11 @@
 package host
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/hex"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
+
+	"github.com/vigilhq/vigil/collector/winreg"
 )
 
 // Registry is a read-only view of the Windows registry: the live registry on Windows, or a
@@ -22,242 +19,18 @@ type Registry interface {
 	Values(key string) (map[string]any, error)
 }
 
-// RegExport is a parsed regedit export.
-type RegExport struct {
-	keys map[string]map[string]any // lowercased key path -> values
-	subs map[string]map[string]string
-}
+// RegExport is a parsed regedit export; it implements Registry.
+type RegExport = winreg.File
+
+var _ Registry = (*RegExport)(nil)
 
 // ParseRegExport parses a regedit export ("Windows Registry Editor Version 5.00" or "REGEDIT4"),
-// UTF-16LE with BOM (as regedit writes it) or UTF-8. Errors name the line.
+// UTF-16 with BOM (as regedit writes it) or UTF-8. Errors name the line.
 func ParseRegExport(b []byte) (*RegExport, error) {
-	text, err := decodeRegText(b)
-	if err != nil {
-		return nil, err
-	}
-	r := &RegExport{keys: map[string]map[string]any{}, subs: map[string]map[string]string{}}
-	ls := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	if len(ls) == 0 || !(strings.HasPrefix(strings.TrimSpace(ls[0]), "Windows Registry Editor Version") || strings.TrimSpace(ls[0]) == "REGEDIT4") {
-		return nil, fmt.Errorf("reg export line 1: not a regedit export header")
-	}
-	var cur string
-	for i := 1; i < len(ls); i++ {
-		line := strings.TrimSpace(ls[i])
-		start := i + 1
-		for strings.HasSuffix(line, `\`) && i+1 < len(ls) { // continuation lines of hex data
-			i++
-			line = strings.TrimSuffix(line, `\`) + strings.TrimSpace(ls[i])
-		}
-		switch {
-		case line == "" || strings.HasPrefix(line, ";"):
-		case strings.HasPrefix(line, "["):
-			if !strings.HasSuffix(line, "]") {
-				return nil, fmt.Errorf("reg export line %d: unterminated key", start)
-			}
-			name := line[1 : len(line)-1]
-			if strings.HasPrefix(name, "-") {
-				cur = "" // a deletion: ignore its values
-				continue
-			}
-			cur = r.addKey(name)
-		default:
-			if cur == "" {
-				continue
-			}
-			name, val, err := parseRegValue(line)
-			if err != nil {
-				return nil, fmt.Errorf("reg export line %d: %w", start, err)
-			}
-			r.keys[cur][name] = val
-		}
-	}
-	return r, nil
+	return winreg.Parse(b)
 }
 
-func decodeRegText(b []byte) (string, error) {
-	if len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE {
-		b = b[2:]
-		if len(b)%2 != 0 {
-			b = b[:len(b)-1]
-		}
-		u := make([]uint16, len(b)/2)
-		for i := range u {
-			u[i] = binary.LittleEndian.Uint16(b[2*i:])
-		}
-		return string(utf16.Decode(u)), nil
-	}
-	return string(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))), nil
-}
-
-func (r *RegExport) addKey(name string) string {
-	name = normHive(name)
-	low := strings.ToLower(name)
-	if r.keys[low] == nil {
-		r.keys[low] = map[string]any{}
-	}
-	// Register the key with each ancestor, so exports that skip intermediate keys still list.
-	for {
-		i := strings.LastIndex(name, `\`)
-		if i < 0 {
-			break
-		}
-		parent, child := strings.ToLower(name[:i]), name[i+1:]
-		if r.subs[parent] == nil {
-			r.subs[parent] = map[string]string{}
-		}
-		r.subs[parent][strings.ToLower(child)] = child
-		name = name[:i]
-	}
-	return low
-}
-
-// normHive expands short hive names (HKLM, HKU, HKCU).
-func normHive(k string) string {
-	hive, rest, _ := strings.Cut(k, `\`)
-	switch strings.ToUpper(hive) {
-	case "HKLM":
-		hive = "HKEY_LOCAL_MACHINE"
-	case "HKU":
-		hive = "HKEY_USERS"
-	case "HKCU":
-		hive = "HKEY_CURRENT_USER"
-	}
-	if rest == "" {
-		return hive
-	}
-	return hive + `\` + rest
-}
-
-// parseRegValue parses `"name"=...` or `@=...`.
-func parseRegValue(line string) (string, any, error) {
-	var name string
-	if strings.HasPrefix(line, "@=") {
-		line = line[2:]
-	} else {
-		n, rest, err := regQuoted(line)
-		if err != nil {
-			return "", nil, fmt.Errorf("value name: %w", err)
-		}
-		if !strings.HasPrefix(rest, "=") {
-			return "", nil, fmt.Errorf("value %q: missing '='", n)
-		}
-		name, line = n, rest[1:]
-	}
-	switch {
-	case strings.HasPrefix(line, `"`):
-		s, _, err := regQuoted(line)
-		if err != nil {
-			return "", nil, fmt.Errorf("value %q: %w", name, err)
-		}
-		return name, s, nil
-	case strings.HasPrefix(line, "dword:"):
-		v, err := strconv.ParseUint(strings.TrimPrefix(line, "dword:"), 16, 32)
-		if err != nil {
-			return "", nil, fmt.Errorf("value %q: dword: %w", name, err)
-		}
-		return name, v, nil
-	case strings.HasPrefix(line, "hex"):
-		typ := "3"
-		rest := strings.TrimPrefix(line, "hex")
-		if strings.HasPrefix(rest, "(") {
-			end := strings.Index(rest, ")")
-			if end < 0 {
-				return "", nil, fmt.Errorf("value %q: bad hex type", name)
-			}
-			typ, rest = rest[1:end], rest[end+1:]
-		}
-		if !strings.HasPrefix(rest, ":") {
-			return "", nil, fmt.Errorf("value %q: missing ':' after hex", name)
-		}
-		raw, err := hex.DecodeString(strings.ReplaceAll(strings.ReplaceAll(rest[1:], ",", ""), " ", ""))
-		if err != nil {
-			return "", nil, fmt.Errorf("value %q: hex data: %w", name, err)
-		}
-		switch typ {
-		case "2", "1": // REG_EXPAND_SZ, REG_SZ as UTF-16LE
-			return name, utf16String(raw), nil
-		case "7": // REG_MULTI_SZ
-			var out []string
-			for _, s := range strings.Split(utf16String(raw), "\x00") {
-				if s != "" {
-					out = append(out, s)
-				}
-			}
-			return name, out, nil
-		case "b": // REG_QWORD
-			if len(raw) != 8 {
-				return "", nil, fmt.Errorf("value %q: qword of %d bytes", name, len(raw))
-			}
-			return name, binary.LittleEndian.Uint64(raw), nil
-		}
-		return name, raw, nil
-	}
-	return "", nil, fmt.Errorf("value %q: unknown data %q", name, truncate(line, 20))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
-}
-
-func utf16String(raw []byte) string {
-	u := make([]uint16, len(raw)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(raw[2*i:])
-	}
-	return strings.TrimRight(string(utf16.Decode(u)), "\x00")
-}
-
-// regQuoted reads a "..." string with \\ and \" escapes and returns the rest of the line.
-func regQuoted(s string) (string, string, error) {
-	if !strings.HasPrefix(s, `"`) {
-		return "", "", fmt.Errorf("want a quoted string at %q", truncate(s, 20))
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			if i+1 < len(s) {
-				i++
-				b.WriteByte(s[i])
-			}
-		case '"':
-			return b.String(), s[i+1:], nil
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return "", "", fmt.Errorf("unterminated string")
-}
-
-// Subkeys implements Registry.
-func (r *RegExport) Subkeys(key string) ([]string, error) {
-	m, ok := r.subs[strings.ToLower(normHive(key))]
-	if !ok {
-		if _, isKey := r.keys[strings.ToLower(normHive(key))]; !isKey {
-			return nil, fmt.Errorf("registry key %s: not in export", key)
-		}
-	}
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// Values implements Registry.
-func (r *RegExport) Values(key string) (map[string]any, error) {
-	v, ok := r.keys[strings.ToLower(normHive(key))]
-	if !ok {
-		return nil, fmt.Errorf("registry key %s: not in export", key)
-	}
-	return v, nil
-}
-
-// value returns one value (case-insensitive name) of key.
+// regValue returns one value (case-insensitive name) of key.
 func regValue(r Registry, key, name string) any {
 	vals, err := r.Values(key)
 	if err != nil {

@@ -2,14 +2,13 @@ package usb
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/vigilhq/vigil/collector/winreg"
 )
 
 // PnpDevice is one Windows device node: what SetupAPI returns live, or one record of saved
@@ -71,39 +70,12 @@ func ParseInstanceID(id string) (InstanceID, bool) {
 	return out, true
 }
 
-// decodeText turns UTF-16 (with BOM, as PowerShell's > writes) or UTF-8 text into a string.
-func decodeText(b []byte) (string, error) {
-	switch {
-	case bytes.HasPrefix(b, []byte{0xff, 0xfe}) || bytes.HasPrefix(b, []byte{0xfe, 0xff}):
-		be := b[0] == 0xfe
-		b = b[2:]
-		if len(b)%2 != 0 {
-			return "", fmt.Errorf("UTF-16 text with an odd number of bytes")
-		}
-		u := make([]uint16, len(b)/2)
-		for i := range u {
-			if be {
-				u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-			} else {
-				u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
-			}
-		}
-		return string(utf16.Decode(u)), nil
-	case bytes.HasPrefix(b, []byte{0xef, 0xbb, 0xbf}):
-		b = b[3:]
-	}
-	if !utf8.Valid(b) {
-		return strings.ToValidUTF8(string(b), "\uFFFD"), nil
-	}
-	return string(b), nil
-}
-
 // ParsePnpText reads saved `pnputil /enum-devices` output (with or without /ids and
 // /relations) and `Get-CimInstance Win32_PnPEntity` list output, in UTF-8 or UTF-16. Records
 // are blocks of "Key: value" lines separated by blank lines; a record without an instance ID
 // (DeviceID, PNPDeviceID) is skipped, and records for the same instance ID are merged.
 func ParsePnpText(raw []byte) ([]PnpDevice, error) {
-	text, err := decodeText(raw)
+	text, err := winreg.DecodeText(raw)
 	if err != nil {
 		return nil, err
 	}
