@@ -250,3 +250,31 @@ func TestBuiltinPack(t *testing.T) {
 	}
 	t.Logf("built-in pack: %d rules and correlations, %d cases", len(rs.Rules()), cases)
 }
+
+// The test-case example in docs/policy-tools.md runs, and passes, against the built-in pack.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "policy-tools.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "```yaml\n# my.test.yml")
+	if start < 0 {
+		t.Fatal("the example is gone from docs/policy-tools.md")
+	}
+	start += len("```yaml\n")
+	end := strings.Index(text[start:], "```")
+	s, err := Parse("docs/policy-tools.md", []byte(text[start:start+end]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, problems, err := policies.LoadFS(policies.BuiltinFS(), policies.LoadOptions{})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	for _, r := range Run(s, rs) {
+		if !r.Passed() {
+			t.Errorf("%s: %v", r.Case, r.Failures)
+		}
+	}
+}
