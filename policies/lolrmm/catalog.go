@@ -333,21 +333,29 @@ func isDate(s string) bool {
 	return s[5:7] >= "01" && s[5:7] <= "12" && s[8:10] >= "01" && s[8:10] <= "31"
 }
 
-// valueList reads a list of scalars (a single scalar is accepted as a one-item list).
-func (p *toolParser) valueList(n *yaml.Node, field string) []Value {
+// items returns the entries of a field that holds one value or a list of them, aliases resolved
+// and nulls left out.
+func items(n *yaml.Node) []*yaml.Node {
 	if isNull(n) {
 		return nil
 	}
-	items := []*yaml.Node{n}
+	list := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
-		items = n.Content
+		list = n.Content
 	}
-	var out []Value
-	for _, it := range items {
-		it = resolve(it)
-		if isNull(it) {
-			continue
+	out := make([]*yaml.Node, 0, len(list))
+	for _, it := range list {
+		if it = resolve(it); !isNull(it) {
+			out = append(out, it)
 		}
+	}
+	return out
+}
+
+// valueList reads a list of scalars (a single scalar is accepted as a one-item list).
+func (p *toolParser) valueList(n *yaml.Node, field string) []Value {
+	var out []Value
+	for _, it := range items(n) {
 		if it.Kind != yaml.ScalarNode {
 			p.skip(it, "field", "", field+" item is not a string")
 			continue
@@ -369,19 +377,8 @@ func (p *toolParser) strList(n *yaml.Node, field string) []string {
 }
 
 func (p *toolParser) peMetadata(n *yaml.Node) []PEMetadata {
-	if isNull(n) {
-		return nil
-	}
-	items := []*yaml.Node{n}
-	if n.Kind == yaml.SequenceNode {
-		items = n.Content
-	}
 	var out []PEMetadata
-	for _, it := range items {
-		it = resolve(it)
-		if isNull(it) {
-			continue
-		}
+	for _, it := range items(n) {
 		if it.Kind != yaml.MappingNode {
 			p.skip(it, "pe", "", "Details.PEMetadata item is not a mapping")
 			continue
