@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -84,10 +85,13 @@ func OpenDisk(path string, o DiskOptions) (*Disk, error) {
 }
 
 // open opens the file and reads every item once (which visits every page of the queue's tree)
-// to count them. bbolt panics on damaged pages; that is turned into an error here so the file
+// to count them. bbolt panics on damaged pages and faults on a truncated file; both are turned into an error here so the file
 // can be set aside. (bbolt's own Tx.Check panics in a goroutine of its own, out of reach.)
 func (d *Disk) open(lockTimeout time.Duration) (err error) {
 	var db *bolt.DB
+	// bbolt reads the file through mmap: a truncated file faults rather than fails. Make such
+	// a fault in this goroutine a panic, recovered below like bbolt's own assertions.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("damaged page: %v", r)

@@ -17,34 +17,35 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// fill writes 200 items of 500 bytes into a new queue at path.
+func fill(path string) error {
+	d, err := OpenDisk(path, DiskOptions{})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for i := range 200 {
+		if err := d.Append(Item{Kind: KindEvent, Data: bytes.Repeat([]byte{byte(i)}, 500)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // A file that is not a queue is set aside with an error log line, and a fresh queue starts.
 func TestDiskCorruptFileSetAside(t *testing.T) {
 	cases := map[string]func(path string) error{
 		"garbage": func(path string) error { return os.WriteFile(path, bytes.Repeat([]byte("not a queue "), 2000), 0o600) },
 		"truncated": func(path string) error {
-			d, err := OpenDisk(path, DiskOptions{})
-			if err != nil {
+			if err := fill(path); err != nil {
 				return err
 			}
-			for i := range 200 {
-				if err := d.Append(Item{Kind: KindEvent, Data: bytes.Repeat([]byte{byte(i)}, 500)}); err != nil {
-					return err
-				}
-			}
-			d.Close()
 			return os.Truncate(path, 4096*3)
 		},
 		"damaged pages": func(path string) error {
-			d, err := OpenDisk(path, DiskOptions{})
-			if err != nil {
+			if err := fill(path); err != nil {
 				return err
 			}
-			for i := range 200 {
-				if err := d.Append(Item{Kind: KindEvent, Data: bytes.Repeat([]byte{byte(i)}, 500)}); err != nil {
-					return err
-				}
-			}
-			d.Close()
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				return err
