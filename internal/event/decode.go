@@ -84,15 +84,11 @@ func Unmarshal(b []byte) (*Event, error) {
 // envelopeKeys are the event's top-level keys, as docs/events.md names them.
 var envelopeKeys = []string{"id", "time", "host", "category", "product", "service", "fields"}
 
-// envelope is Event as it arrives: the time is parsed here so its errors speak RFC 3339.
+// envelope is Event as it arrives, its time kept raw (the outer field hides Event.Time) so that
+// time errors speak RFC 3339 rather than Go's layout.
 type envelope struct {
-	ID       string          `json:"id"`
-	Time     json.RawMessage `json:"time"`
-	Host     string          `json:"host"`
-	Category string          `json:"category"`
-	Product  string          `json:"product"`
-	Service  string          `json:"service"`
-	Fields   map[string]any  `json:"fields"`
+	Event
+	Time json.RawMessage `json:"time"`
 }
 
 // Decode decodes one event from one JSON value. Warnings are what it accepted but the input
@@ -106,14 +102,16 @@ func Decode(b []byte) (*Event, []string, error) {
 	if err := dec.Decode(&env); err != nil {
 		return nil, nil, describe(err)
 	}
-	if dec.More() {
+	end := int(dec.InputOffset())
+	if len(bytes.TrimSpace(b[end:])) > 0 {
 		return nil, nil, errors.New("more than one JSON value on the line")
 	}
+	b = b[:end]
 	if env == nil {
 		return nil, []string{"null is not an event: line skipped"}, nil
 	}
 	warns := checkKeys(b)
-	ev := &Event{ID: env.ID, Host: env.Host, Category: env.Category, Product: env.Product, Service: env.Service, Fields: env.Fields}
+	ev := &env.Event
 	if len(env.Time) > 0 && string(env.Time) != "null" {
 		var s string
 		if err := json.Unmarshal(env.Time, &s); err != nil {
@@ -135,6 +133,7 @@ func Decode(b []byte) (*Event, []string, error) {
 func describe(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		field := strings.TrimPrefix(te.Field, "Event.")
 		got := "a " + te.Value
 		switch {
 		case te.Value == "object" || te.Value == "array":
@@ -145,12 +144,12 @@ func describe(err error) error {
 			got = "a number"
 		}
 		switch {
-		case te.Field == "":
+		case field == "":
 			return fmt.Errorf("an event is a JSON object, got %s", got)
-		case te.Field == "fields":
+		case field == "fields":
 			return fmt.Errorf("field \"fields\": want an object (field name to value), got %s", got)
 		}
-		return fmt.Errorf("field %q: want a string, got %s", te.Field, got)
+		return fmt.Errorf("field %q: want a string, got %s", field, got)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

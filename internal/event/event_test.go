@@ -59,17 +59,17 @@ func TestDecodeLinesErrors(t *testing.T) {
 // Errors speak the event schema's words, never Go's types or time layouts.
 func TestDecodeErrorWording(t *testing.T) {
 	cases := map[string]string{
-		`{"fields":[]}`:                 `field "fields": want an object (field name to value), got an array`,
-		`{"fields":"x"}`:                `field "fields": want an object (field name to value), got a string`,
-		`[1]`:                           `an event is a JSON object, got an array`,
-		`"x"`:                           `an event is a JSON object, got a string`,
-		`{"category":5}`:                `field "category": want a string, got a number`,
-		`{"host":{"a":1}}`:              `field "host": want a string, got an object`,
-		`{"id":true}`:                   `field "id": want a string, got a boolean`,
-		`{"time":"yesterday"}`:          `field "time": "yesterday" is not an RFC 3339 time (like 2026-11-22T10:00:00Z)`,
-		`{"time":1700000000}`:           `field "time": want an RFC 3339 time string (like 2026-11-22T10:00:00Z), got a number`,
+		`{"fields":[]}`:                  `field "fields": want an object (field name to value), got an array`,
+		`{"fields":"x"}`:                 `field "fields": want an object (field name to value), got a string`,
+		`[1]`:                            `an event is a JSON object, got an array`,
+		`"x"`:                            `an event is a JSON object, got a string`,
+		`{"category":5}`:                 `field "category": want a string, got a number`,
+		`{"host":{"a":1}}`:               `field "host": want a string, got an object`,
+		`{"id":true}`:                    `field "id": want a string, got a boolean`,
+		`{"time":"yesterday"}`:           `field "time": "yesterday" is not an RFC 3339 time (like 2026-11-22T10:00:00Z)`,
+		`{"time":1700000000}`:            `field "time": want an RFC 3339 time string (like 2026-11-22T10:00:00Z), got a number`,
 		`{"time":"2026-11-22 10:00:00"}`: `is not an RFC 3339 time`,
-		`{"fields":{}`:                  `invalid JSON`,
+		`{"fields":{}`:                   `invalid JSON`,
 	}
 	for in, want := range cases {
 		_, err := Unmarshal([]byte(in))
