@@ -1,0 +1,64 @@
+package forward
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Forwarder delivers one alert to one destination. Send returns nil only once the receiver
+// has taken the alert (an HTTP 2xx, a written stream record, a sent datagram); any error
+// means the delivery will be tried again. A Forwarder is used by one goroutine at a time.
+type Forwarder interface {
+	Send(ctx context.Context, a *Alert) error
+	Close() error
+}
+
+// New builds the Forwarder of a validated configuration.
+func New(c Config) (Forwarder, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	switch c.Type {
+	case TypeWebhook:
+		return newWebhook(c)
+	case TypeHEC:
+		return newHEC(c)
+	case TypeSyslog:
+		return newSyslog(c)
+	case TypeFile:
+		return newFile(c)
+	}
+	return nil, fmt.Errorf("destination %s: unknown type %q", c.Name, c.Type)
+}
+
+// httpClient is the client of the HTTP destinations: its own transport (CAFile's roots) and
+// the per-attempt timeout.
+func httpClient(c *Config) (*http.Client, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr, Timeout: c.timeout()}, nil
+}
+
+// postStatus reads an HTTP answer into an error unless it is a 2xx.
+func postStatus(resp *http.Response) error {
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, trimBody(body))
+}
+
+func trimBody(b []byte) string {
+	s := string(b)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
