@@ -44,54 +44,17 @@ func LevelRank(level string) int {
 	return -1
 }
 
-// syslogSeverity maps a level onto RFC 5424 severities: critical 2 (Critical), high 3 (Error),
-// medium 4 (Warning), low 5 (Notice), informational 6 (Informational).
-func syslogSeverity(level string) int {
-	switch LevelRank(level) {
-	case 4:
-		return 2
-	case 3:
-		return 3
-	case 2:
-		return 4
-	case 1:
-		return 5
-	default:
-		return 6
-	}
-}
+// levelScale is a level on the numeric scales of the output formats.
+type levelScale struct{ syslog, cef, ecs int }
 
-// cefSeverity maps a level onto CEF's 0-10 scale.
-func cefSeverity(level string) int {
-	switch LevelRank(level) {
-	case 4:
-		return 10
-	case 3:
-		return 8
-	case 2:
-		return 5
-	case 1:
-		return 3
-	default:
-		return 1
-	}
-}
+// levelScales, by LevelRank: RFC 5424 severities (critical 2 Critical, high 3 Error, medium 4
+// Warning, low 5 Notice, informational 6 Informational); CEF's 0-10; ECS's event.severity, whose
+// scale ECS leaves to the source (Vigil uses 21/47/73/99 as Elastic's detection rules do).
+var levelScales = [...]levelScale{{6, 1, 0}, {5, 3, 21}, {4, 5, 47}, {3, 8, 73}, {2, 10, 99}}
 
-// ecsSeverity maps a level onto a numeric event.severity (ECS leaves the scale to the
-// source; Vigil uses 21/47/73/99 like Elastic's detection rules, 0 for informational).
-func ecsSeverity(level string) int {
-	switch LevelRank(level) {
-	case 4:
-		return 99
-	case 3:
-		return 73
-	case 2:
-		return 47
-	case 1:
-		return 21
-	default:
-		return 0
-	}
+// scale returns a level's numbers; an unknown level counts as informational.
+func scale(level string) levelScale {
+	return levelScales[max(LevelRank(level), 0)]
 }
 
 // Summary is the one-line text of an alert used by the text formats.

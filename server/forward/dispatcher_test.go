@@ -2,14 +2,8 @@ package forward_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,137 +14,6 @@ import (
 	"github.com/vigilhq/vigil/server/forward/outboxtest"
 )
 
-// recorder is a loopback HTTP receiver that can be down (its port closed) and come back on the
-// same address. It records the finding ids it received, from webhook and HEC bodies alike.
-type recorder struct {
-	t    *testing.T
-	addr string
-	mu   sync.Mutex
-	ids  []string
-	srv  *http.Server
-}
-
-func newRecorder(t *testing.T, up bool) *recorder {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recorder{t: t, addr: ln.Addr().String()}
-	if up {
-		r.serve(ln)
-	} else {
-		ln.Close()
-	}
-	return r
-}
-
-func (r *recorder) up() {
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = net.Listen("tcp", r.addr); err == nil {
-			r.serve(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.t.Fatalf("listen %s again: %v", r.addr, err)
-}
-
-func (r *recorder) serve(ln net.Listener) {
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		var body struct {
-			ID    string `json:"id"`
-			Event *struct {
-				ID string `json:"id"`
-			} `json:"event"`
-		}
-		if err := json.Unmarshal(b, &body); err != nil {
-			http.Error(w, "bad json", http.StatusBadRequest)
-			return
-		}
-		id := body.ID
-		if body.Event != nil {
-			id = body.Event.ID
-		}
-		r.mu.Lock()
-		r.ids = append(r.ids, id)
-		r.mu.Unlock()
-	})}
-	go func() { _ = r.srv.Serve(ln) }()
-	r.t.Cleanup(func() { r.srv.Close() })
-}
-
-func (r *recorder) received() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.ids)
-}
-
-// syslogDown is a TCP syslog receiver that starts down and counts the frames it gets once up.
-type syslogDown struct {
-	addr string
-	mu   sync.Mutex
-	ids  []string
-}
-
-func (s *syslogDown) up(t *testing.T) {
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("listen %s: %v", s.addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 1<<16)
-				var acc string
-				for {
-					n, err := c.Read(buf)
-					acc += string(buf[:n])
-					for {
-						i := strings.Index(acc, ` id="`)
-						if i < 0 {
-							break
-						}
-						rest := acc[i+5:]
-						j := strings.IndexByte(rest, '"')
-						if j < 0 {
-							break
-						}
-						s.mu.Lock()
-						s.ids = append(s.ids, rest[:j])
-						s.mu.Unlock()
-						acc = rest[j:]
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-}
-
-func (s *syslogDown) received() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.ids)
-}
-
 func alerts(n int) []forward.Alert {
 	out := make([]forward.Alert, n)
 	for i := range out {
@@ -158,17 +21,6 @@ func alerts(n int) []forward.Alert {
 			Hostname: "laptop-1", Time: time.Now()}
 	}
 	return out
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestDownDestinationDelaysNothingElse: a webhook, a HEC collector and a syslog receiver are
@@ -183,18 +35,19 @@ func TestDownDestinationDelaysNothingElse(t *testing.T) {
 		Poll:    50 * time.Millisecond,
 		Metrics: forward.NewMetrics(reg),
 	})
-	healthy := newRecorder(t, true)
-	hook := newRecorder(t, false)
-	hec := newRecorder(t, false)
-	sl := &syslogDown{addr: newRecorder(t, false).addr}
+	healthy := newHTTPReceiver(t)
+	healthy.start()
+	hook := newHTTPReceiver(t)
+	hec := newHTTPReceiver(t)
+	sl := newStreamReceiver(t, nil)
 	must(t, d.SetDestinations([]forward.Config{
-		{Name: "healthy", Type: forward.TypeWebhook, Enabled: true, URL: "http://" + healthy.addr},
-		{Name: "hook", Type: forward.TypeWebhook, Enabled: true, URL: "http://" + hook.addr},
-		{Name: "splunk", Type: forward.TypeHEC, Enabled: true, URL: "http://" + hec.addr, Secret: "t"},
+		{Name: "healthy", Type: forward.TypeWebhook, Enabled: true, URL: healthy.URL()},
+		{Name: "hook", Type: forward.TypeWebhook, Enabled: true, URL: hook.URL()},
+		{Name: "splunk", Type: forward.TypeHEC, Enabled: true, URL: hec.URL(), Secret: "t"},
 		{Name: "syslog", Type: forward.TypeSyslog, Enabled: true, Network: "tcp", Address: sl.addr},
-		{Name: "critical-only", Type: forward.TypeWebhook, Enabled: true, URL: "http://" + healthy.addr,
+		{Name: "critical-only", Type: forward.TypeWebhook, Enabled: true, URL: healthy.URL(),
 			Filter: forward.Filter{MinLevel: "critical"}},
-		{Name: "disabled", Type: forward.TypeWebhook, Enabled: false, URL: "http://" + healthy.addr},
+		{Name: "disabled", Type: forward.TypeWebhook, Enabled: false, URL: healthy.URL()},
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); d.Wait() }()
@@ -203,26 +56,26 @@ func TestDownDestinationDelaysNothingElse(t *testing.T) {
 	as := alerts(10)
 	start := time.Now()
 	must(t, d.Publish(ctx, as[:5]))
-	waitFor(t, "the healthy destination", func() bool { return len(healthy.received()) == 5 })
+	eventually(t, "the healthy destination", func() bool { return len(healthy.findingIDs()) == 5 })
 	t.Logf("healthy destination had all 5 alerts after %v, with three destinations down", time.Since(start))
 	must(t, d.Publish(ctx, as[5:]))
-	waitFor(t, "the healthy destination", func() bool { return len(healthy.received()) == 10 })
-	waitFor(t, "failures counted", func() bool {
+	eventually(t, "the healthy destination", func() bool { return len(healthy.findingIDs()) == 10 })
+	eventually(t, "failures counted", func() bool {
 		return metric(t, reg, "vigil_forward_failures_total", "hook") >= 2
 	})
-	if n := len(hook.received()) + len(hec.received()) + len(sl.received()); n != 0 {
+	if n := len(hook.requests()) + len(hec.requests()) + len(sl.messages()); n != 0 {
 		t.Fatalf("down destinations received %d", n)
 	}
 	want := fmt.Sprint(ids(as))
-	if got := fmt.Sprint(healthy.received()); got != want {
+	if got := fmt.Sprint(healthy.findingIDs()); got != want {
 		t.Errorf("healthy got %s, want %s", got, want)
 	}
 
-	hook.up()
-	hec.up()
-	sl.up(t)
-	for name, got := range map[string]func() []string{"hook": hook.received, "splunk": hec.received, "syslog": sl.received} {
-		waitFor(t, name+" to catch up", func() bool { return len(got()) >= 10 })
+	hook.start()
+	hec.start()
+	sl.start()
+	for name, got := range map[string]func() []string{"hook": hook.findingIDs, "splunk": hec.findingIDs, "syslog": sl.findingIDs} {
+		eventually(t, name+" to catch up", func() bool { return len(got()) >= 10 })
 		if fmt.Sprint(got()) != want {
 			t.Errorf("%s got %v, want %s (every alert, once, in order)", name, got(), want)
 		}
@@ -311,23 +164,25 @@ func TestReplaceDestinations(t *testing.T) {
 	ob := &outboxtest.Memory{}
 	d := forward.NewDispatcher(ob, forward.Options{Poll: 50 * time.Millisecond,
 		Backoff: forward.Backoff{Base: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
-	a, b := newRecorder(t, true), newRecorder(t, true)
+	a, b := newHTTPReceiver(t), newHTTPReceiver(t)
+	a.start()
+	b.start()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); d.Wait() }()
 	d.Start(ctx)
-	must(t, d.SetDestinations([]forward.Config{{Name: "a", Type: forward.TypeWebhook, Enabled: true, URL: "http://" + a.addr}}))
+	must(t, d.SetDestinations([]forward.Config{{Name: "a", Type: forward.TypeWebhook, Enabled: true, URL: a.URL()}}))
 	must(t, d.Publish(ctx, alerts(2)))
-	waitFor(t, "a", func() bool { return len(a.received()) == 2 })
-	must(t, d.SetDestinations([]forward.Config{{Name: "b", Type: forward.TypeWebhook, Enabled: true, URL: "http://" + b.addr}}))
+	eventually(t, "a", func() bool { return len(a.findingIDs()) == 2 })
+	must(t, d.SetDestinations([]forward.Config{{Name: "b", Type: forward.TypeWebhook, Enabled: true, URL: b.URL()}}))
 	must(t, d.Publish(ctx, alerts(3)[2:]))
-	waitFor(t, "b", func() bool { return len(b.received()) == 1 })
-	if len(a.received()) != 2 {
-		t.Errorf("a removed but received %d", len(a.received()))
+	eventually(t, "b", func() bool { return len(b.findingIDs()) == 1 })
+	if len(a.findingIDs()) != 2 {
+		t.Errorf("a removed but received %d", len(a.findingIDs()))
 	}
-	if err := forward.Test(ctx, forward.Config{Name: "t", Type: forward.TypeWebhook, URL: "http://" + a.addr}, &alerts(1)[0]); err != nil {
+	if err := forward.Test(ctx, forward.Config{Name: "t", Type: forward.TypeWebhook, URL: a.URL()}, &alerts(1)[0]); err != nil {
 		t.Errorf("Test: %v", err)
 	}
-	if len(a.received()) != 3 {
+	if len(a.findingIDs()) != 3 {
 		t.Errorf("test alert not received")
 	}
 }

@@ -22,7 +22,7 @@ func ECS(a *Alert) map[string]any {
 		"dataset":  "vigil.finding",
 		"category": []string{"intrusion_detection"},
 		"type":     []string{"info"},
-		"severity": ecsSeverity(a.Level),
+		"severity": scale(a.Level).ecs,
 		"created":  a.Time.UTC().Format(time.RFC3339Nano),
 	}
 	if a.URL != "" {

@@ -1,4 +1,4 @@
-package forward
+package forward_test
 
 import (
 	"context"
@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilhq/vigil/server/forward"
 )
 
-func sampleAlert() *Alert {
-	return &Alert{
+func sampleAlert() *forward.Alert {
+	return &forward.Alert{
 		ID: "01JDEMO0000000000000000001", RuleID: "vigil-rmm-anydesk", RuleName: "rmm_anydesk",
 		Title: "AnyDesk started | remote control", Level: "high", Author: "Vigil project, Jane Doe",
 		Tags: []string{"attack.t1219", "attack.command_and_control"}, Time: time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC),
@@ -26,18 +28,18 @@ func sampleAlert() *Alert {
 func TestFilter(t *testing.T) {
 	a := sampleAlert()
 	for _, tc := range []struct {
-		f    Filter
+		f    forward.Filter
 		want bool
 	}{
-		{Filter{}, true},
-		{Filter{MinLevel: "high"}, true},
-		{Filter{MinLevel: "critical"}, false},
-		{Filter{MinLevel: "low"}, true},
-		{Filter{Rules: []string{"vigil-rmm-*"}}, true},
-		{Filter{Rules: []string{"rmm_*"}}, true}, // by rule name
-		{Filter{Rules: []string{"vigil-kvm-*"}}, false},
-		{Filter{ExcludeRules: []string{"*anydesk"}}, false},
-		{Filter{Rules: []string{"vigil-*"}, ExcludeRules: []string{"vigil-kvm-*"}}, true},
+		{forward.Filter{}, true},
+		{forward.Filter{MinLevel: "high"}, true},
+		{forward.Filter{MinLevel: "critical"}, false},
+		{forward.Filter{MinLevel: "low"}, true},
+		{forward.Filter{Rules: []string{"vigil-rmm-*"}}, true},
+		{forward.Filter{Rules: []string{"rmm_*"}}, true}, // by rule name
+		{forward.Filter{Rules: []string{"vigil-kvm-*"}}, false},
+		{forward.Filter{ExcludeRules: []string{"*anydesk"}}, false},
+		{forward.Filter{Rules: []string{"vigil-*"}, ExcludeRules: []string{"vigil-kvm-*"}}, true},
 	} {
 		if got := tc.f.Accepts(a); got != tc.want {
 			t.Errorf("%+v accepts = %v, want %v", tc.f, got, tc.want)
@@ -47,34 +49,34 @@ func TestFilter(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
-		c     Config
+		c     forward.Config
 		field string
 	}{
-		{Config{Name: "", Type: TypeWebhook, URL: "http://x"}, "name"},
-		{Config{Name: "a b", Type: TypeWebhook, URL: "http://x"}, "name"},
-		{Config{Name: "a", Type: "email"}, "type"},
-		{Config{Name: "a", Type: TypeWebhook, URL: "ftp://x"}, "url"},
-		{Config{Name: "a", Type: TypeWebhook, URL: "http://x", Format: "cef"}, "format"},
-		{Config{Name: "a", Type: TypeHEC, URL: "https://splunk:8088"}, "secret"},
-		{Config{Name: "a", Type: TypeSyslog, Network: "sctp", Address: "x:514"}, "network"},
-		{Config{Name: "a", Type: TypeSyslog, Network: "udp", Address: "x"}, "address"},
-		{Config{Name: "a", Type: TypeSyslog, Network: "udp", Address: "x:1", Facility: new(int(24))}, "facility"},
-		{Config{Name: "a", Type: TypeFile}, "path"},
-		{Config{Name: "a", Type: TypeWebhook, URL: "http://x", Filter: Filter{MinLevel: "severe"}}, "filter.min_level"},
-		{Config{Name: "a", Type: TypeWebhook, URL: "http://x", Filter: Filter{Rules: []string{"["}}}, "filter.rules[0]"},
-		{Config{Name: "a", Type: TypeWebhook, URL: "http://x", CAFile: "/nonexistent/ca.pem"}, "ca_file"},
+		{forward.Config{Name: "", Type: forward.TypeWebhook, URL: "http://x"}, "name"},
+		{forward.Config{Name: "a b", Type: forward.TypeWebhook, URL: "http://x"}, "name"},
+		{forward.Config{Name: "a", Type: "email"}, "type"},
+		{forward.Config{Name: "a", Type: forward.TypeWebhook, URL: "ftp://x"}, "url"},
+		{forward.Config{Name: "a", Type: forward.TypeWebhook, URL: "http://x", Format: "cef"}, "format"},
+		{forward.Config{Name: "a", Type: forward.TypeHEC, URL: "https://splunk:8088"}, "secret"},
+		{forward.Config{Name: "a", Type: forward.TypeSyslog, Network: "sctp", Address: "x:514"}, "network"},
+		{forward.Config{Name: "a", Type: forward.TypeSyslog, Network: "udp", Address: "x"}, "address"},
+		{forward.Config{Name: "a", Type: forward.TypeSyslog, Network: "udp", Address: "x:1", Facility: new(int(24))}, "facility"},
+		{forward.Config{Name: "a", Type: forward.TypeFile}, "path"},
+		{forward.Config{Name: "a", Type: forward.TypeWebhook, URL: "http://x", Filter: forward.Filter{MinLevel: "severe"}}, "filter.min_level"},
+		{forward.Config{Name: "a", Type: forward.TypeWebhook, URL: "http://x", Filter: forward.Filter{Rules: []string{"["}}}, "filter.rules[0]"},
+		{forward.Config{Name: "a", Type: forward.TypeWebhook, URL: "http://x", CAFile: "/nonexistent/ca.pem"}, "ca_file"},
 	} {
 		err := tc.c.Validate()
-		var fe *FieldError
+		var fe *forward.FieldError
 		if !errors.As(err, &fe) || fe.Field != tc.field {
 			t.Errorf("%+v: error %v, want one naming %s", tc.c, err, tc.field)
 		}
 	}
-	ok := Config{Name: "siem-1", Type: TypeSyslog, Network: "tls", Address: "siem:6514", Format: FormatCEF}
+	ok := forward.Config{Name: "siem-1", Type: forward.TypeSyslog, Network: "tls", Address: "siem:6514", Format: forward.FormatCEF}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("valid config refused: %v", err)
 	}
-	if r := (Config{Secret: "s3cret"}).Redacted(); r.Secret == "s3cret" {
+	if r := (forward.Config{Secret: "s3cret"}).Redacted(); r.Secret == "s3cret" {
 		t.Error("Redacted kept the secret")
 	}
 }
@@ -85,7 +87,7 @@ var rfc5424 = regexp.MustCompile(`^<(\d{1,3})>1 (\S+) (\S+) vigil - finding \[vi
 func TestFormatRFC5424(t *testing.T) {
 	a := sampleAlert()
 	a.Title = `quote " bracket ] backslash \`
-	msg := FormatRFC5424(a, 16, "vigil server", false)
+	msg := forward.FormatRFC5424(a, 16, "vigil server", false)
 	m := rfc5424.FindStringSubmatch(msg)
 	if m == nil {
 		t.Fatalf("not RFC 5424: %s", msg)
@@ -110,7 +112,7 @@ func TestFormatRFC5424(t *testing.T) {
 	}
 	a.Level = "critical"
 	a.RuleName = `a"b]c\d`
-	msg = FormatRFC5424(a, 4, "", false)
+	msg = forward.FormatRFC5424(a, 4, "", false)
 	if !strings.HasPrefix(msg, "<34>1 ") || !strings.Contains(msg, ` - vigil - finding`) {
 		t.Errorf("critical/auth: %s", msg)
 	}
@@ -127,29 +129,29 @@ func TestCEF(t *testing.T) {
 	a.Title = `pipe | and back\slash`
 	a.Group = map[string]string{"DefaultGatewayMac": "aa:bb", "A": "1=2"}
 	a.Count = 3
-	s := CEF(a)
+	s := forward.CEF(a)
 	wantHead := `CEF:0|Vigil|Vigil|dev|vigil-rmm-anydesk|pipe \| and back\\slash|8|`
 	if !strings.HasPrefix(s, wantHead) {
-		t.Fatalf("CEF header:\n got %s\nwant %s...", s, wantHead)
+		t.Fatalf("forward.CEF header:\n got %s\nwant %s...", s, wantHead)
 	}
 	for _, want := range []string{"rt=1795341600123", "dhost=laptop-42", "externalId=01JDEMO0000000000000000001",
 		"cs1Label=level cs1=high", `cs5Label=group cs5=A:1\=2,DefaultGatewayMac:aa:bb`, "cnt=3",
 		`request=https://vigil.example:8443/findings/01JDEMO0000000000000000001`} {
 		if !strings.Contains(s, want) {
-			t.Errorf("CEF lacks %q: %s", want, s)
+			t.Errorf("forward.CEF lacks %q: %s", want, s)
 		}
 	}
 	a.Author = ""
-	if s := CEF(a); strings.Contains(s, "cs2Label") {
+	if s := forward.CEF(a); strings.Contains(s, "cs2Label") {
 		t.Errorf("label without a value: %s", s)
 	}
-	if strings.Contains(CEF(&Alert{Title: "a\nb", Level: "low"}), "\n") {
+	if strings.Contains(forward.CEF(&forward.Alert{Title: "a\nb", Level: "low"}), "\n") {
 		t.Error("line break in CEF")
 	}
 }
 
 func TestECS(t *testing.T) {
-	doc := ECS(sampleAlert())
+	doc := forward.ECS(sampleAlert())
 	b, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -183,23 +185,23 @@ func TestECS(t *testing.T) {
 		got.Rule.ID != "vigil-rmm-anydesk" || got.Rule.Name != "rmm_anydesk" ||
 		strings.Join(got.Rule.Author, "|") != "Vigil project|Jane Doe" || got.Host.Name != "laptop-42" || got.Host.ID != "h-42" ||
 		len(got.Tags) != 2 || !strings.Contains(got.Message, "laptop-42") {
-		t.Errorf("ECS document: %s", b)
+		t.Errorf("forward.ECS document: %s", b)
 	}
 }
 
 func TestSlackText(t *testing.T) {
 	a := sampleAlert()
 	a.Title = "<script> & co"
-	s := SlackText(a)
+	s := forward.SlackText(a)
 	if !strings.Contains(s, "<"+a.URL+"|&lt;script&gt; &amp; co>") || !strings.HasPrefix(s, ":large_orange_circle: *HIGH*") ||
 		!strings.Contains(s, "`laptop-42`") || !strings.Contains(s, "by Vigil project, Jane Doe") {
 		t.Errorf("slack text: %s", s)
 	}
 }
 
-func send(t *testing.T, c Config, a *Alert) error {
+func send(t *testing.T, c forward.Config, a *forward.Alert) error {
 	t.Helper()
-	f, err := New(c)
+	f, err := forward.New(c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -210,7 +212,7 @@ func send(t *testing.T, c Config, a *Alert) error {
 func TestWebhookJSONSigned(t *testing.T) {
 	r := newHTTPReceiver(t)
 	r.start()
-	c := Config{Name: "hook", Type: TypeWebhook, Enabled: true, URL: r.URL() + "/vigil", Secret: "k3y",
+	c := forward.Config{Name: "hook", Type: forward.TypeWebhook, Enabled: true, URL: r.URL() + "/vigil", Secret: "k3y",
 		Headers: map[string]string{"X-Team": "secops"}}
 	if err := send(t, c, sampleAlert()); err != nil {
 		t.Fatal(err)
@@ -220,14 +222,14 @@ func TestWebhookJSONSigned(t *testing.T) {
 		t.Fatalf("%d requests", len(got))
 	}
 	req := got[0]
-	var a Alert
+	var a forward.Alert
 	if err := json.Unmarshal([]byte(req.Body), &a); err != nil || a.ID != sampleAlert().ID || a.Author == "" {
 		t.Fatalf("body %s: %v", req.Body, err)
 	}
-	if req.Path != "/vigil" || req.Header.Get("X-Team") != "secops" || req.Header.Get(HeaderFinding) != a.ID {
+	if req.Path != "/vigil" || req.Header.Get("X-Team") != "secops" || req.Header.Get(forward.HeaderFinding) != a.ID {
 		t.Errorf("path %s headers %v", req.Path, req.Header)
 	}
-	if sig := req.Header.Get(HeaderSignature); sig != "sha256="+Sign([]byte("k3y"), []byte(req.Body)) {
+	if sig := req.Header.Get(forward.HeaderSignature); sig != "sha256="+forward.Sign([]byte("k3y"), []byte(req.Body)) {
 		t.Errorf("signature %q does not verify", sig)
 	}
 }
@@ -235,7 +237,7 @@ func TestWebhookJSONSigned(t *testing.T) {
 func TestWebhookSlack(t *testing.T) {
 	r := newHTTPReceiver(t)
 	r.start()
-	c := Config{Name: "slack", Type: TypeWebhook, Format: FormatSlack, URL: r.URL()}
+	c := forward.Config{Name: "slack", Type: forward.TypeWebhook, Format: forward.FormatSlack, URL: r.URL()}
 	if err := send(t, c, sampleAlert()); err != nil {
 		t.Fatal(err)
 	}
@@ -246,13 +248,13 @@ func TestWebhookSlack(t *testing.T) {
 	if len(body) != 1 || !strings.Contains(body["text"], "*HIGH*") {
 		t.Errorf("slack body %v", body)
 	}
-	if r.requests()[0].Header.Get(HeaderSignature) != "" {
+	if r.requests()[0].Header.Get(forward.HeaderSignature) != "" {
 		t.Error("signed without a secret")
 	}
 }
 
 func TestWebhookErrorStatus(t *testing.T) {
-	c := Config{Name: "down", Type: TypeWebhook, URL: newHTTPReceiver(t).URL()}
+	c := forward.Config{Name: "down", Type: forward.TypeWebhook, URL: newHTTPReceiver(t).URL()}
 	if err := send(t, c, sampleAlert()); err == nil {
 		t.Fatal("send to a closed port succeeded")
 	}
@@ -261,7 +263,7 @@ func TestWebhookErrorStatus(t *testing.T) {
 func TestHEC(t *testing.T) {
 	r := newHTTPReceiver(t)
 	r.start()
-	c := Config{Name: "splunk", Type: TypeHEC, URL: r.URL(), Secret: "hec-token", Index: "security"}
+	c := forward.Config{Name: "splunk", Type: forward.TypeHEC, URL: r.URL(), Secret: "hec-token", Index: "security"}
 	if err := send(t, c, sampleAlert()); err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +271,7 @@ func TestHEC(t *testing.T) {
 	if req.Path != "/services/collector/event" || req.Header.Get("Authorization") != "Splunk hec-token" {
 		t.Errorf("path %s auth %q", req.Path, req.Header.Get("Authorization"))
 	}
-	var ev HECEvent
+	var ev forward.HECEvent
 	if err := json.Unmarshal([]byte(req.Body), &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +283,7 @@ func TestHEC(t *testing.T) {
 
 func TestSyslogUDP(t *testing.T) {
 	u := newUDPReceiver(t)
-	c := Config{Name: "udp", Type: TypeSyslog, Network: "udp", Address: u.conn.LocalAddr().String()}
+	c := forward.Config{Name: "udp", Type: forward.TypeSyslog, Network: "udp", Address: u.conn.LocalAddr().String()}
 	if err := send(t, c, sampleAlert()); err != nil {
 		t.Fatal(err)
 	}
@@ -297,12 +299,12 @@ func TestSyslogTCPAndTLS(t *testing.T) {
 		network string
 		tls     *tls.Config
 		format  string
-	}{{"tcp", nil, FormatText}, {"tls", serverTLS, FormatCEF}} {
+	}{{"tcp", nil, forward.FormatText}, {"tls", serverTLS, forward.FormatCEF}} {
 		t.Run(tc.network, func(t *testing.T) {
 			r := newStreamReceiver(t, tc.tls)
 			r.start()
-			c := Config{Name: "s", Type: TypeSyslog, Network: tc.network, Address: r.addr, Format: tc.format, CAFile: caFile}
-			f, err := New(c)
+			c := forward.Config{Name: "s", Type: forward.TypeSyslog, Network: tc.network, Address: r.addr, Format: tc.format, CAFile: caFile}
+			f, err := forward.New(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,8 +321,8 @@ func TestSyslogTCPAndTLS(t *testing.T) {
 				if rfc5424.FindStringSubmatch(m) == nil {
 					t.Errorf("frame not RFC 5424: %q", m)
 				}
-				if tc.format == FormatCEF && !strings.Contains(m, "] CEF:0|Vigil|Vigil|") {
-					t.Errorf("no CEF message: %q", m)
+				if tc.format == forward.FormatCEF && !strings.Contains(m, "] CEF:0|Vigil|Vigil|") {
+					t.Errorf("no forward.CEF message: %q", m)
 				}
 			}
 		})
@@ -331,7 +333,7 @@ func TestSyslogTLSRefusesUntrusted(t *testing.T) {
 	serverTLS, _ := testTLS(t)
 	r := newStreamReceiver(t, serverTLS)
 	r.start()
-	c := Config{Name: "s", Type: TypeSyslog, Network: "tls", Address: r.addr}
+	c := forward.Config{Name: "s", Type: forward.TypeSyslog, Network: "tls", Address: r.addr}
 	err := send(t, c, sampleAlert())
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted receiver: err = %v, want a certificate error", err)
@@ -341,8 +343,8 @@ func TestSyslogTLSRefusesUntrusted(t *testing.T) {
 func TestSyslogReconnects(t *testing.T) {
 	r := newStreamReceiver(t, nil)
 	r.start()
-	c := Config{Name: "s", Type: TypeSyslog, Network: "tcp", Address: r.addr}
-	f, err := New(c)
+	c := forward.Config{Name: "s", Type: forward.TypeSyslog, Network: "tcp", Address: r.addr}
+	f, err := forward.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +369,7 @@ func TestSyslogReconnects(t *testing.T) {
 
 func TestFileECS(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "export", "vigil.ndjson")
-	c := Config{Name: "file", Type: TypeFile, Path: path}
+	c := forward.Config{Name: "file", Type: forward.TypeFile, Path: path}
 	for range 2 {
 		if err := send(t, c, sampleAlert()); err != nil {
 			t.Fatal(err)

@@ -1,10 +1,13 @@
 package forward
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/vigilhq/vigil/internal/version"
 )
 
 // Forwarder delivers one alert to one destination. Send returns nil only once the receiver
@@ -45,14 +48,28 @@ func httpClient(c *Config) (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: c.timeout()}, nil
 }
 
-// postStatus reads an HTTP answer into an error unless it is a 2xx.
-func postStatus(resp *http.Response) error {
+// postJSON posts a JSON body with the given headers and reads the answer into an error
+// unless it is a 2xx. what names the destination type in errors.
+func postJSON(ctx context.Context, client *http.Client, what, url string, body []byte, headers map[string]string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s request: %w", what, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "vigil/"+version.Version)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, trimBody(body))
+	return fmt.Errorf("%s: HTTP %d: %s", what, resp.StatusCode, trimBody(answer))
 }
 
 func trimBody(b []byte) string {

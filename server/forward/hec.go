@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,17 +61,7 @@ func (h *hec) Send(ctx context.Context, a *Alert) error {
 	if err != nil {
 		return fmt.Errorf("encode HEC event: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("HEC request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Splunk "+h.c.Secret)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("HEC: %w", err)
-	}
-	return postStatus(resp)
+	return postJSON(ctx, h.client, "HEC", h.url, body, map[string]string{"Authorization": "Splunk " + h.c.Secret})
 }
 
 func (h *hec) Close() error {

@@ -1,4 +1,4 @@
-package forward
+package forward_test
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +79,28 @@ func (r *httpReceiver) requests() []received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]received(nil), r.got...)
+}
+
+// findingIDs returns the finding ids of the requests, from webhook and HEC bodies alike.
+func (r *httpReceiver) findingIDs() []string {
+	var out []string
+	for _, req := range r.requests() {
+		var body struct {
+			ID    string `json:"id"`
+			Event *struct {
+				ID string `json:"id"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(req.Body), &body); err != nil {
+			r.t.Errorf("request body %q: %v", req.Body, err)
+			continue
+		}
+		if body.Event != nil {
+			body.ID = body.Event.ID
+		}
+		out = append(out, body.ID)
+	}
+	return out
 }
 
 // listenRetry listens on addr, retrying while the port is still in TIME_WAIT or in use.
@@ -169,6 +193,19 @@ func (s *streamReceiver) messages() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.msgs...)
+}
+
+var sdID = regexp.MustCompile(`\[vigil@32473 id="([^"]*)"`)
+
+// findingIDs returns the finding ids of the messages received.
+func (s *streamReceiver) findingIDs() []string {
+	var out []string
+	for _, m := range s.messages() {
+		if sm := sdID.FindStringSubmatch(m); sm != nil {
+			out = append(out, sm[1])
+		}
+	}
+	return out
 }
 
 // udpReceiver is a syslog receiver over UDP.

@@ -124,7 +124,7 @@ func (s *syslogFwd) Close() error {
 // "vigil", msgid "finding", an SD element SDID with the finding's fields, and as message the
 // one-line summary, or with cef a CEF record.
 func FormatRFC5424(a *Alert, facility int, hostname string, cef bool) string {
-	pri := facility*8 + syslogSeverity(a.Level)
+	pri := facility*8 + scale(a.Level).syslog
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "<%d>1 %s %s vigil - finding ", pri,
 		a.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), headerField(hostname, 255))
@@ -188,7 +188,7 @@ func CEF(a *Alert) string {
 		return strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r", " ", "\n", " ").Replace(s)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "CEF:0|Vigil|Vigil|%s|%s|%s|%d|", h(version.Version), h(a.RuleID), h(a.Title), cefSeverity(a.Level))
+	fmt.Fprintf(&sb, "CEF:0|Vigil|Vigil|%s|%s|%s|%d|", h(version.Version), h(a.RuleID), h(a.Title), scale(a.Level).cef)
 	ext := [][2]string{
 		{"rt", strconv.FormatInt(a.Time.UnixMilli(), 10)},
 		{"dhost", a.Hostname},

@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,8 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/vigilhq/vigil/internal/version"
 )
 
 // Headers of webhook requests.
@@ -47,24 +44,14 @@ func (w *webhook) Send(ctx context.Context, a *Alert) error {
 	if err != nil {
 		return fmt.Errorf("encode alert: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.c.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("webhook request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "vigil/"+version.Version)
-	req.Header.Set(HeaderFinding, a.ID)
+	headers := map[string]string{HeaderFinding: a.ID}
 	for k, v := range w.c.Headers {
-		req.Header.Set(k, v)
+		headers[k] = v
 	}
 	if w.c.Secret != "" {
-		req.Header.Set(HeaderSignature, "sha256="+Sign([]byte(w.c.Secret), body))
+		headers[HeaderSignature] = "sha256=" + Sign([]byte(w.c.Secret), body)
 	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	return postStatus(resp)
+	return postJSON(ctx, w.client, "webhook", w.c.URL, body, headers)
 }
 
 func (w *webhook) Close() error {
