@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/internal/winevent"
@@ -41,72 +41,6 @@ over events. docs/policies.md documents the engine's semantics and the test-case
 // policySubcommands holds further `vigil policy` commands, each registered by its own file.
 var policySubcommands []func() *cobra.Command
 
-// placeholderFlag loads the values for Sigma's |expand placeholders.
-type placeholderFlag struct{ path string }
-
-func (p *placeholderFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&p.path, "placeholders", "", "YAML file mapping placeholder names to value lists, for |expand (e.g. Administrators: [admin, root])")
-}
-
-func (p *placeholderFlag) options() (policies.LoadOptions, error) {
-	var opts policies.LoadOptions
-	if p.path == "" {
-		return opts, nil
-	}
-	data, err := os.ReadFile(p.path)
-	if err != nil {
-		return opts, fmt.Errorf("placeholders: %w", err)
-	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return opts, fmt.Errorf("placeholders %s: %w", p.path, err)
-	}
-	opts.Placeholders = map[string][]string{}
-	for name, v := range raw {
-		switch t := v.(type) {
-		case []any:
-			for _, item := range t {
-				opts.Placeholders[name] = append(opts.Placeholders[name], fmt.Sprint(item))
-			}
-		case nil:
-			return opts, fmt.Errorf("placeholders %s: %q has no values", p.path, name)
-		default:
-			opts.Placeholders[name] = []string{fmt.Sprint(t)}
-		}
-	}
-	return opts, nil
-}
-
-// printProblems writes each distinct problem as file:line: message and returns how many errors
-// and warnings there were. (Merging rule sets re-resolves correlations, so the same warning can
-// arrive twice.)
-func printProblems(w io.Writer, problems []policies.Problem) (errs, warns int) {
-	seen := map[policies.Problem]bool{}
-	uniq := problems[:0:0]
-	for _, p := range problems {
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
-		}
-	}
-	problems = uniq
-	sort.SliceStable(problems, func(i, j int) bool {
-		if problems[i].File != problems[j].File {
-			return problems[i].File < problems[j].File
-		}
-		return problems[i].Line < problems[j].Line
-	})
-	for _, p := range problems {
-		fmt.Fprintln(w, p.Error())
-		if p.Warning {
-			warns++
-		} else {
-			errs++
-		}
-	}
-	return errs, warns
-}
-
 func newPolicyLintCmd() *cobra.Command {
 	var ph placeholderFlag
 	var strict bool
@@ -118,11 +52,9 @@ file (*.test.yml), and prints each problem as file:line: message. Exit status 1 
 error (or, with --strict, a warning too), 0 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := ph.options()
-			if err != nil {
-				return err
-			}
-			rs, problems, err := policies.LoadPaths(args, opts)
+			spec := ph.spec(args, false)
+			spec.AllowEmpty = true
+			rs, problems, err := policies.Load(spec)
 			if err != nil {
 				return err
 			}
@@ -159,46 +91,14 @@ error (or, with --strict, a warning too), 0 otherwise.`,
 	return cmd
 }
 
-// loadRules loads the rule paths and, with builtin, the embedded pack. Problems are printed to
-// w; an error problem makes it fail, since evaluating with a silently missing rule would lie.
-// The built-in pack's warnings are not printed: its own tests keep it free of them.
-func loadRules(w io.Writer, paths []string, builtin bool, opts policies.LoadOptions) (*policies.Ruleset, error) {
-	var sets []*policies.Ruleset
-	var problems []policies.Problem
-	if len(paths) > 0 {
-		rs, p, err := policies.LoadPaths(paths, opts)
-		if err != nil {
-			return nil, err
-		}
-		sets, problems = append(sets, rs), append(problems, p...)
-	}
-	if builtin {
-		rs, p, err := policies.LoadFS(policies.BuiltinFS(), opts)
-		if err != nil {
-			return nil, fmt.Errorf("built-in rules: %w", err)
-		}
-		sets = append(sets, rs)
-		for _, pr := range p {
-			if !pr.Warning {
-				problems = append(problems, pr)
-			}
-		}
-	}
-	rs, p := policies.Merge(sets...)
-	problems = append(problems, p...)
-	if errs, _ := printProblems(w, problems); errs > 0 {
-		return nil, fmt.Errorf("%d rule problem(s); fix them or leave those files out (see `vigil policy lint`)", errs)
-	}
-	return rs, nil
-}
-
 func newPolicyEvalCmd() *cobra.Command {
 	var (
-		rules   []string
-		builtin bool
-		events  string
-		format  string
-		ph      placeholderFlag
+		rules      []string
+		builtin    bool
+		events     string
+		format     string
+		ph         placeholderFlag
+		allowEmpty bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --rules PATH... [--builtin] [--events FILE|-]",
@@ -214,11 +114,12 @@ interface: its output format is stable.`,
 			if len(rules) == 0 && !builtin {
 				return fmt.Errorf("no rules: give --rules PATH or --builtin")
 			}
-			opts, err := ph.options()
-			if err != nil {
-				return err
+			spec := ph.spec(rules, builtin)
+			spec.AllowEmpty = allowEmpty
+			rs, err := loadRules(cmd.ErrOrStderr(), spec)
+			if errors.Is(err, policies.ErrNoRules) {
+				return fmt.Errorf("%w (--allow-empty runs without rules)", err)
 			}
-			rs, err := loadRules(cmd.ErrOrStderr(), rules, builtin, opts)
 			if err != nil {
 				return err
 			}
@@ -276,6 +177,7 @@ interface: its output format is stable.`,
 	cmd.Flags().StringArrayVar(&rules, "rules", nil, "rule file or folder (repeatable)")
 	cmd.Flags().BoolVar(&builtin, "builtin", false, "add the built-in rule pack")
 	cmd.Flags().StringVar(&events, "events", "-", "events file, or - for standard input")
+	cmd.Flags().BoolVar(&allowEmpty, "allow-empty", false, "run even when the rule paths hold no rule (otherwise an error)")
 	cmd.Flags().StringVar(&format, "format", "jsonl", "input format: jsonl (Vigil events) or evtx-json (Windows event-log records exported as JSON)")
 	ph.register(cmd)
 	return cmd
@@ -317,11 +219,10 @@ positive case. The format is documented in docs/policies.md.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
-			opts, err := ph.options()
-			if err != nil {
-				return err
-			}
-			rs, err := loadRules(out, args, builtin, opts)
+			// A test folder may hold only cases whose files name their own rules.
+			spec := ph.spec(args, builtin)
+			spec.AllowEmpty = true
+			rs, err := loadRules(out, spec)
 			if err != nil {
 				return err
 			}
@@ -344,7 +245,7 @@ positive case. The format is documented in docs/policies.md.`,
 				suites = append(suites, s)
 				set := rs
 				if len(s.Rules) > 0 {
-					if set, err = loadRules(out, s.SuiteRules(), false, opts); err != nil {
+					if set, err = loadRules(out, ph.spec(s.SuiteRules(), false)); err != nil {
 						fmt.Fprintf(out, "FAIL %s: %v\n", file, err)
 						fail++
 						continue
@@ -407,21 +308,9 @@ false positives), grouped by folder and sorted by level, as Markdown. docs/rules
 			if len(args) == 0 && !builtin {
 				return fmt.Errorf("no rules: give PATH or --builtin")
 			}
-			opts, err := ph.options()
+			// The pack alone keeps its files' paths relative to policies/rules.
+			rs, err := loadRules(cmd.ErrOrStderr(), ph.spec(args, builtin))
 			if err != nil {
-				return err
-			}
-			var rs *policies.Ruleset
-			if builtin && len(args) == 0 {
-				// The pack alone: its files keep their paths relative to policies/rules.
-				var problems []policies.Problem
-				if rs, problems, err = policies.LoadFS(policies.BuiltinFS(), opts); err != nil {
-					return err
-				}
-				if errs, _ := printProblems(cmd.ErrOrStderr(), problems); errs > 0 {
-					return fmt.Errorf("%d rule problem(s)", errs)
-				}
-			} else if rs, err = loadRules(cmd.ErrOrStderr(), args, builtin, opts); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()

@@ -166,6 +166,14 @@ func TestPolicyEval(t *testing.T) {
 	if _, _, code := runVigil(t, "", "policy", "eval"); code != 2 {
 		t.Errorf("no rules: exit %d, want 2", code)
 	}
+	// A folder without rules is an error unless --allow-empty asks for it.
+	empty := t.TempDir()
+	if _, errOut, code := runVigil(t, "", "policy", "eval", "--rules", empty); code != 2 || !strings.Contains(errOut, "no rules loaded from "+empty) {
+		t.Errorf("empty rule folder: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := runVigil(t, events, "policy", "eval", "--allow-empty", "--rules", empty); code != 0 {
+		t.Errorf("--allow-empty: exit %d, %s", code, errOut)
+	}
 }
 
 func TestPolicyEvalEvtxJSON(t *testing.T) {
