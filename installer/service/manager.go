@@ -146,27 +146,17 @@ func (m *Manager) removeDefinition(ctx context.Context, st State) error {
 	return m.cleanup()
 }
 
-// Start starts the service and waits until the manager reports it running.
+// Start starts the service and waits until the manager reports it running. Starting a running
+// service is not an error; starting one that is not installed is.
 func (m *Manager) Start(ctx context.Context) error {
-	st, err := m.Status()
-	if err != nil {
-		return err
-	}
-	switch st {
-	case NotInstalled:
-		return fmt.Errorf("service %s is not installed", m.spec.Name)
-	case Running:
-		return nil
-	}
-	if err := m.svc.Start(); err != nil {
-		return fmt.Errorf("service %s: start: %w", m.spec.Name, err)
-	}
-	return m.wait(ctx, Running)
+	return m.control(ctx, "start", Running, m.svc.Start)
 }
 
 // Stop stops the service and waits until it has stopped. Stopping a stopped service is not an
 // error; stopping one that is not installed is.
-func (m *Manager) Stop(ctx context.Context) error {
+func (m *Manager) Stop(ctx context.Context) error { return m.control(ctx, "stop", Stopped, m.svc.Stop) }
+
+func (m *Manager) control(ctx context.Context, verb string, want State, do func() error) error {
 	st, err := m.Status()
 	if err != nil {
 		return err
@@ -174,13 +164,13 @@ func (m *Manager) Stop(ctx context.Context) error {
 	switch st {
 	case NotInstalled:
 		return fmt.Errorf("service %s is not installed", m.spec.Name)
-	case Stopped:
+	case want:
 		return nil
 	}
-	if err := m.svc.Stop(); err != nil {
-		return fmt.Errorf("service %s: stop: %w", m.spec.Name, err)
+	if err := do(); err != nil {
+		return fmt.Errorf("service %s: %s: %w", m.spec.Name, verb, err)
 	}
-	return m.wait(ctx, Stopped)
+	return m.wait(ctx, want)
 }
 
 // wait polls Status until it reports want or ctx ends.
