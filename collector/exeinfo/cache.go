@@ -8,17 +8,17 @@ import (
 // DefaultCacheEntries bounds a Cache: a laptop runs a few hundred distinct executables.
 const DefaultCacheEntries = 4096
 
-// fileID identifies one version of a file whatever its name: a hard link, a renamed copy that
+// FileID identifies one version of a file whatever its name: a hard link, a renamed copy that
 // kept its inode or a path reused by another binary are told apart by device, inode, size and
 // modification time (on Windows, which has no inode here: a hash of the base name, size and
 // modification time).
-type fileID [4]uint64
+type FileID [4]uint64
 
 // Cache remembers GoInfo per file version. It is safe for concurrent use.
 type Cache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[fileID]cached
+	entries map[FileID]cached
 	reads   int
 }
 
@@ -32,7 +32,7 @@ func NewCache(entries int) *Cache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	return &Cache{max: entries, entries: make(map[fileID]cached)}
+	return &Cache{max: entries, entries: make(map[FileID]cached)}
 }
 
 // Go returns the Go build information of the open file f (for a live process, its executable
@@ -43,7 +43,7 @@ func (c *Cache) Go(f *os.File) (GoInfo, bool) {
 	if err != nil || !st.Mode().IsRegular() {
 		return GoInfo{}, false
 	}
-	id, idOK := identify(st)
+	id, idOK := Identify(st)
 	if idOK {
 		c.mu.Lock()
 		e, hit := c.entries[id]

@@ -7,10 +7,11 @@ import (
 	"syscall"
 )
 
-func identify(st os.FileInfo) (fileID, bool) {
+// Identify returns the identity of the file st describes (false when the OS gives no inode).
+func Identify(st os.FileInfo) (FileID, bool) {
 	s, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fileID{}, false
+		return FileID{}, false
 	}
-	return fileID{uint64(s.Dev), uint64(s.Ino), uint64(st.Size()), uint64(st.ModTime().UnixNano())}, true
+	return FileID{uint64(s.Dev), uint64(s.Ino), uint64(st.Size()), uint64(st.ModTime().UnixNano())}, true
 }
