@@ -11,6 +11,8 @@ import (
 type LoadOptions struct {
 	// Placeholders holds the values of |expand %name% placeholders, by name (without the %).
 	Placeholders map[string][]string
+	// Limits bound what loading may cost (zero: DefaultLimits).
+	Limits Limits
 
 	builtin bool // the documents are the built-in pack's (Load sets it)
 }

@@ -97,7 +97,7 @@ func (p *parser) detection(k, v *yaml.Node, skip map[string]bool) (*Detection, *
 			if errors.As(err, &ce) {
 				at = condPos(cn, ce.off)
 			}
-			return nil, fail(at, "condition %q: %s", strings.TrimSpace(cn.Value), err.Error())
+			return nil, fail(at, "condition %q: %s", clip(strings.TrimSpace(cn.Value)), err.Error())
 		}
 		warns = append(warns, w...)
 		texts = append(texts, strings.TrimSpace(cn.Value))
@@ -112,7 +112,7 @@ func (p *parser) detection(k, v *yaml.Node, skip map[string]bool) (*Detection, *
 	det.ConditionPos = pos(condVal)
 	det.Condition = combine(alts, func(a []Cond) Cond { return &Or{a} })
 	if det.Condition == nil {
-		return nil, fail(pos(condVal), "condition %q reduces to nothing: every term names a pattern that matches no identifier", det.ConditionText)
+		return nil, fail(pos(condVal), "condition %q reduces to nothing: every term names a pattern that matches no identifier", clip(det.ConditionText))
 	}
 	return det, nil
 }
@@ -165,6 +165,9 @@ func (p *parser) search(name string, key, v *yaml.Node) (*Search, *docError) {
 				}
 				s.Any = append(s.Any, items)
 			case yaml.ScalarNode:
+				if err := p.countValue(e); err != nil {
+					return nil, err
+				}
 				val := scalarValue(e)
 				if kw == nil {
 					kw = &Item{Keyword: true, List: true, Pos: pos(e)}
@@ -188,6 +191,9 @@ func (p *parser) search(name string, key, v *yaml.Node) (*Search, *docError) {
 			}
 		}
 	case yaml.ScalarNode:
+		if err := p.countValue(v); err != nil {
+			return nil, err
+		}
 		val := scalarValue(v)
 		if val.Kind == Null {
 			return nil, fail(pos(key), "search identifier %q has no value", name)
@@ -226,6 +232,9 @@ func (p *parser) itemsOfMap(name string, m *yaml.Node) ([]*Item, *docError) {
 		it.Keyword = it.Field == ""
 		switch v.Kind {
 		case yaml.ScalarNode:
+			if err := p.countValue(v); err != nil {
+				return nil, err
+			}
 			it.Values = []Value{scalarValue(v)}
 		case yaml.SequenceNode:
 			if len(v.Content) == 0 {
@@ -238,6 +247,9 @@ func (p *parser) itemsOfMap(name string, m *yaml.Node) ([]*Item, *docError) {
 				e = deref(e)
 				if e.Kind != yaml.ScalarNode {
 					return nil, fail(pos(e), "search identifier %q: field %s: list elements must be scalars", name, quoteKey(it))
+				}
+				if err := p.countValue(e); err != nil {
+					return nil, err
 				}
 				it.Values = append(it.Values, scalarValue(e))
 			}

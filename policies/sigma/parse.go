@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,18 +12,50 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxFileSize is the largest rule file Parse accepts.
-const MaxFileSize = 8 << 20
+// MaxFileSize is the largest rule file Parse accepts by default.
+const MaxFileSize = 2 << 20
 
-// Parse parses one rule file that may hold several YAML documents. It returns every document that
-// loaded and one Error per refused document (plus warnings). A broken document does not stop the
-// others.
+// Default limits on the values of a rule and of a file (see Limits).
+const (
+	DefaultMaxValuesPerDocument = 10000
+	DefaultMaxValues            = 250000
+)
+
+// Limits bound what parsing one file may build. Zero fields take the defaults.
+type Limits struct {
+	// MaxFileBytes is the largest file (default MaxFileSize).
+	MaxFileBytes int
+	// MaxValuesPerDocument bounds the detection values of one document, each list element and
+	// each reference to a YAML anchor counting once (default DefaultMaxValuesPerDocument).
+	MaxValuesPerDocument int
+	// MaxValues bounds them across the file (default DefaultMaxValues).
+	MaxValues int
+}
+
+func (l Limits) withDefaults() Limits {
+	l.MaxFileBytes = cmp.Or(l.MaxFileBytes, MaxFileSize)
+	l.MaxValuesPerDocument = cmp.Or(l.MaxValuesPerDocument, DefaultMaxValuesPerDocument)
+	l.MaxValues = cmp.Or(l.MaxValues, DefaultMaxValues)
+	return l
+}
+
+// Parse parses one rule file that may hold several YAML documents, within the default Limits.
+// It returns every document that loaded and one Error per refused document (plus warnings). A
+// broken document does not stop the others.
 func Parse(name string, data []byte) (*File, []Error) {
+	return ParseLimited(name, data, Limits{})
+}
+
+// ParseLimited is Parse within lim: a file larger than lim.MaxFileBytes is refused whole, a
+// document with more values than lim.MaxValuesPerDocument is refused, and once the file's values
+// reach lim.MaxValues its remaining documents are refused, each naming the limit.
+func ParseLimited(name string, data []byte, lim Limits) (*File, []Error) {
+	lim = lim.withDefaults()
 	f := &File{Name: name}
-	if len(data) > MaxFileSize {
-		return f, []Error{{File: name, Line: 1, Message: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a rule file", len(data), MaxFileSize)}}
+	if len(data) > lim.MaxFileBytes {
+		return f, []Error{{File: name, Line: 1, Message: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a rule file", len(data), lim.MaxFileBytes)}}
 	}
-	p := &parser{file: name}
+	p := &parser{file: name, lim: lim}
 	type decoded struct {
 		node *yaml.Node
 		err  *Error
@@ -159,6 +192,22 @@ func shiftLines(n *yaml.Node, by int) {
 type parser struct {
 	file string
 	errs []Error
+	lim  Limits
+	// values counts the detection values of the file, docValues those of the current document.
+	values, docValues int
+}
+
+// countValue charges one detection value (at n) to the limits.
+func (p *parser) countValue(n *yaml.Node) *docError {
+	p.values++
+	p.docValues++
+	switch {
+	case p.docValues > p.lim.MaxValuesPerDocument:
+		return fail(pos(n), "over the complexity budget: more than %d values in one rule (each list element and each reference to a YAML anchor counts)", p.lim.MaxValuesPerDocument)
+	case p.values > p.lim.MaxValues:
+		return fail(pos(n), "over the complexity budget: more than %d values in one file", p.lim.MaxValues)
+	}
+	return nil
 }
 
 func (p *parser) errAt(at Pos, format string, args ...any) {
@@ -239,6 +288,7 @@ func (p *parser) document(f *File, d *yaml.Node) {
 		p.errAt(pos(d), "document is not a mapping (a Sigma rule is a YAML mapping with title, logsource and detection)")
 		return
 	}
+	p.docValues = 0
 	if err := checkDuplicates(d, 0); err != nil {
 		p.errAt(err.at, "%s", err.msg)
 		return
@@ -271,5 +321,6 @@ func (p *parser) document(f *File, d *yaml.Node) {
 	}
 	if err != nil {
 		p.errAt(err.at, "%s", err.msg)
+		p.values -= p.docValues // a refused document charges nothing
 	}
 }
