@@ -166,6 +166,40 @@ func TestPolicyEval(t *testing.T) {
 	if _, _, code := runVigil(t, "", "policy", "eval"); code != 2 {
 		t.Errorf("no rules: exit %d, want 2", code)
 	}
+	// A folder without rules is an error unless --allow-empty asks for it.
+	empty := t.TempDir()
+	if _, errOut, code := runVigil(t, "", "policy", "eval", "--rules", empty); code != 2 || !strings.Contains(errOut, "no rules loaded from "+empty) {
+		t.Errorf("empty rule folder: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := runVigil(t, events, "policy", "eval", "--allow-empty", "--rules", empty); code != 0 {
+		t.Errorf("--allow-empty: exit %d, %s", code, errOut)
+	}
+}
+
+// Event lines the schema does not describe are warnings with file:line, errors under --strict.
+func TestPolicyEvalEventWarnings(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"r.yml": x11vncRule})
+	events := `{"categroy":"process_creation","product":"linux","fields":{"Image":"/usr/bin/x11vnc"}}
+null
+{"category":"process_creation","product":"linux","fields":{"Image":"/bin/sh","Image":"/usr/bin/x11vnc"}}
+`
+	out, errOut, code := runVigil(t, events, "policy", "eval", "--rules", dir)
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("exit %d, %d findings: %s", code, strings.Count(out, "\n"), errOut)
+	}
+	for _, want := range []string{`stdin:1: warning: unknown key "categroy"`, "stdin:2: warning: null is not an event", `stdin:3: warning: key "fields.Image" is given twice`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, code = runVigil(t, events, "policy", "eval", "--strict", "--rules", dir)
+	if code != 2 || !strings.Contains(errOut, `stdin:1: unknown key "categroy"`) {
+		t.Errorf("--strict: exit %d, %s", code, errOut)
+	}
+	_, errOut, code = runVigil(t, `{"time":"yesterday","fields":{}}`, "policy", "eval", "--rules", dir)
+	if code != 2 || !strings.Contains(errOut, `stdin:1: field "time": "yesterday" is not an RFC 3339 time`) {
+		t.Errorf("bad time: exit %d, %s", code, errOut)
+	}
 }
 
 func TestPolicyEvalEvtxJSON(t *testing.T) {
