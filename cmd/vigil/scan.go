@@ -85,13 +85,14 @@ output, --display-registry-file a 'reg export' of HKLM\SYSTEM\CurrentControlSet\
 	return cmd
 }
 
-var levelRank = map[string]int{"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-
 func runScan(cmd *cobra.Command, f *scanFlags) error {
 	if f.withEvents && !f.jsonOut {
 		return fmt.Errorf("--events goes with --json")
 	}
-	if f.failOn != "" && levelRank[f.failOn] == 0 {
+	if cmd.Flags().Changed("watch") && f.watch <= 0 {
+		return fmt.Errorf("--watch %s: want a positive duration (e.g. 10m)", f.watch)
+	}
+	if f.failOn != "" && policies.LevelRank(f.failOn) == 0 {
 		return fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", f.failOn)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr()})
@@ -99,11 +100,7 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 		log = hclog.NewNullLogger()
 	}
 	f.opts.Logger = log
-	opts, err := f.placeholder.options()
-	if err != nil {
-		return err
-	}
-	rs, err := loadRules(cmd.ErrOrStderr(), f.rules, !f.noBuiltin, opts)
+	rs, err := loadRules(cmd.ErrOrStderr(), f.placeholder.spec(f.rules, !f.noBuiltin))
 	if err != nil {
 		return err
 	}
@@ -176,7 +173,7 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 		// A source that could not look must not pass for a clean machine.
 		return fmt.Errorf("%d source(s) failed: %w", len(failures), srcErr)
 	}
-	if f.failOn != "" && rep.maxLevel() >= levelRank[f.failOn] {
+	if f.failOn != "" && rep.maxLevel() >= policies.LevelRank(f.failOn) {
 		return exitError{1}
 	}
 	return nil

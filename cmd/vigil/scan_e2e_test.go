@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigilhq/vigil/internal/fixtures"
 	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/policies"
 )
 
 // e2eLine is one line of `vigil scan --json --events` output: an event or a finding.
@@ -514,7 +515,7 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 			ours = ours || mine[id]
 		}
 		switch {
-		case ours && levelRank[f.Level] > levelRank["low"]:
+		case ours && policies.LevelRank(f.Level) > policies.LevelRank("low"):
 			t.Errorf("the benign workload raised %s", r.describe(f))
 		case ours:
 			t.Logf("workload finding at or below low (allowed): %s", r.describe(f))

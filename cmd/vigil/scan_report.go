@@ -57,7 +57,7 @@ func (r *scanReport) addFinding(f *policies.Finding) { r.findings = append(r.fin
 func (r *scanReport) maxLevel() int {
 	m := 0
 	for _, f := range r.findings {
-		m = max(m, levelRank[f.Level])
+		m = max(m, policies.LevelRank(f.Level))
 	}
 	return m
 }
@@ -157,14 +157,23 @@ func (r *scanReport) render(w io.Writer, hostname string, took time.Duration, sr
 	}
 	fmt.Fprintf(w, "Findings (%d)\n", len(r.findings))
 	byLevel := map[string][]*policies.Finding{}
+	var lvls []string
 	for _, f := range r.findings {
+		if byLevel[f.Level] == nil {
+			lvls = append(lvls, f.Level)
+		}
 		byLevel[f.Level] = append(byLevel[f.Level], f)
 	}
-	for _, lvl := range []string{"critical", "high", "medium", "low", "informational", ""} {
-		fs := byLevel[lvl]
-		if len(fs) == 0 {
-			continue
+	// Most severe first; levels outside Sigma's five (and none) last, by name.
+	sort.Slice(lvls, func(i, j int) bool {
+		ri, rj := policies.LevelRank(lvls[i]), policies.LevelRank(lvls[j])
+		if ri != rj {
+			return ri > rj
 		}
+		return lvls[i] < lvls[j]
+	})
+	for _, lvl := range lvls {
+		fs := byLevel[lvl]
 		fmt.Fprintf(w, "\n  %s (%d)\n", strings.ToUpper(orDash(lvl)), len(fs))
 		for _, f := range fs {
 			fmt.Fprintf(w, "    %s", f.Title)

@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/vigilhq/vigil/policies"
 )
-
-var levelOrder = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4, "": 5}
 
 // families gives the folders of the built-in pack a heading and an introduction.
 var families = map[string][2]string{
@@ -68,7 +67,9 @@ func Write(w io.Writer, rs *policies.Ruleset) error {
 		}
 	}
 	fmt.Fprintf(b, "%d rules and correlations raise findings:", shown)
-	for _, lvl := range []string{"critical", "high", "medium", "low", "informational"} {
+	lvls := policies.Levels()
+	slices.Reverse(lvls)
+	for _, lvl := range lvls {
 		if counts[lvl] > 0 {
 			fmt.Fprintf(b, " %d %s,", counts[lvl], lvl)
 		}
@@ -92,8 +93,8 @@ func Write(w io.Writer, rs *policies.Ruleset) error {
 			fmt.Fprintf(b, "%s\n\n", intro)
 		}
 		sort.SliceStable(list, func(i, j int) bool {
-			if levelOrder[list[i].Level] != levelOrder[list[j].Level] {
-				return levelOrder[list[i].Level] < levelOrder[list[j].Level]
+			if ri, rj := policies.LevelRank(list[i].Level), policies.LevelRank(list[j].Level); ri != rj {
+				return ri > rj
 			}
 			return list[i].Title < list[j].Title
 		})
