@@ -45,6 +45,9 @@ type Options struct {
 	FileRoots    []string // watched folders; nil: the file collector's defaults (homes, temp)
 	FileExcludes []string // nil: the file collector's defaults
 
+	// Pace, when set, lets the agent's self-limits slow the sources down.
+	Pace *collector.Pace
+
 	Logger hclog.Logger
 }
 
