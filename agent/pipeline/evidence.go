@@ -78,8 +78,3 @@ func (e *evidence) lookup(ids []string) []*event.Event {
 	}
 	return out
 }
-
-func (e *evidence) reset() {
-	clear(e.byID)
-	e.order, e.head, e.bytes = nil, 0, 0
-}

@@ -79,8 +79,16 @@ type recorder struct {
 	inventory []*wire.Inventory
 }
 
-func (r *recorder) Event(ev *event.Event) { r.mu.Lock(); r.events = append(r.events, ev); r.mu.Unlock() }
-func (r *recorder) Finding(f *Finding)     { r.mu.Lock(); r.findings = append(r.findings, f); r.mu.Unlock() }
+func (r *recorder) Event(ev *event.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+func (r *recorder) Finding(f *Finding) {
+	r.mu.Lock()
+	r.findings = append(r.findings, f)
+	r.mu.Unlock()
+}
 func (r *recorder) Inventory(inv *wire.Inventory) {
 	r.mu.Lock()
 	r.inventory = append(r.inventory, inv)
