@@ -176,6 +176,32 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
+// Event lines the schema does not describe are warnings with file:line, errors under --strict.
+func TestPolicyEvalEventWarnings(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"r.yml": x11vncRule})
+	events := `{"categroy":"process_creation","product":"linux","fields":{"Image":"/usr/bin/x11vnc"}}
+null
+{"category":"process_creation","product":"linux","fields":{"Image":"/bin/sh","Image":"/usr/bin/x11vnc"}}
+`
+	out, errOut, code := runVigil(t, events, "policy", "eval", "--rules", dir)
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("exit %d, %d findings: %s", code, strings.Count(out, "\n"), errOut)
+	}
+	for _, want := range []string{`stdin:1: warning: unknown key "categroy"`, "stdin:2: warning: null is not an event", `stdin:3: warning: key "fields.Image" is given twice`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, code = runVigil(t, events, "policy", "eval", "--strict", "--rules", dir)
+	if code != 2 || !strings.Contains(errOut, `stdin:1: unknown key "categroy"`) {
+		t.Errorf("--strict: exit %d, %s", code, errOut)
+	}
+	_, errOut, code = runVigil(t, `{"time":"yesterday","fields":{}}`, "policy", "eval", "--rules", dir)
+	if code != 2 || !strings.Contains(errOut, `stdin:1: field "time": "yesterday" is not an RFC 3339 time`) {
+		t.Errorf("bad time: exit %d, %s", code, errOut)
+	}
+}
+
 func TestPolicyEvalEvtxJSON(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"r.yml": `title: Sc Stop
 id: 0c0e3c56-6f7e-4e4b-9d1f-8b2d3f6a7c11
@@ -233,6 +259,70 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 	if _, _, code := runVigil(t, "", "policy", "test", writeFiles(t, map[string]string{"r.yml": x11vncRule})); code != 2 {
 		t.Errorf("no test files: exit %d, want 2", code)
+	}
+}
+
+// A case that cannot be read fails alone with its file line and no Go type names; the file's
+// other cases run. Exit codes: 1 for a failed case, 2 for rules that do not load.
+func TestPolicyTestBrokenCase(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"r.yml": x11vncRule,
+		"r.test.yml": `cases:
+  - name: x11vnc fires
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expect: [{rule: x11vnc_started}]
+  - name: typo
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expct: [{rule: x11vnc_started}]
+  - name: vncviewer does not fire
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/vncviewer}}
+    expect: []
+`,
+	})
+	out, _, code := runVigil(t, "", "policy", "test", "-v", dir)
+	file := filepath.Join(dir, "r.test.yml")
+	for _, want := range []string{
+		"FAIL " + file + ":6 typo\n    " + file + `:9: test case: unknown key "expct"`,
+		"PASS " + file + ":2 x11vnc fires",
+		"PASS " + file + ":10 vncviewer does not fire",
+		"2 passed, 1 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "policytest.") || strings.Contains(out, "rawCase") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if _, _, code := runVigil(t, "", "policy", "lint", dir); code != 1 {
+		t.Errorf("lint of a broken case: exit %d, want 1", code)
+	}
+	// A rule that does not load: exit 2.
+	bad := writeFiles(t, map[string]string{"b.yml": "title: b\nlogsource: {category: x}\ndetection: {condition: nothing}\n",
+		"b.test.yml": "cases:\n  - name: n\n    events: [{category: x}]\n    expect: []\n"})
+	if out, errOut, code := runVigil(t, "", "policy", "test", bad); code != 2 || !strings.Contains(out, "b.yml:") {
+		t.Errorf("broken rule: exit %d, %s %s", code, out, errOut)
+	}
+}
+
+// With --builtin, coverage is reported for the user's own rules, not the pack's.
+func TestPolicyTestBuiltinCoverage(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"r.yml": x11vncRule,
+		"r.test.yml": `cases:
+  - name: x11vnc fires
+    partial: true
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expect: [{rule: x11vnc_started}]
+`,
+	})
+	out, _, code := runVigil(t, "", "policy", "test", "--builtin", "--strict", dir)
+	if code != 0 || strings.Contains(out, "no positive case") || !strings.Contains(out, "1 passed, 0 failed; 1 of 1 rules have a positive case") {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
 

@@ -89,6 +89,9 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	if f.withEvents && !f.jsonOut {
 		return fmt.Errorf("--events goes with --json")
 	}
+	if cmd.Flags().Changed("watch") && f.watch <= 0 {
+		return fmt.Errorf("--watch %s: want a positive duration (e.g. 10m)", f.watch)
+	}
 	if f.failOn != "" && policies.LevelRank(f.failOn) == 0 {
 		return fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", f.failOn)
 	}

@@ -44,7 +44,6 @@ type Source struct {
 	list     func(ctx context.Context) ([]Socket, error)
 	resolver *process.Resolver
 	tracker  *tracker // Run's memory of the sockets already reported
-	failing  bool
 }
 
 // tracker remembers the sockets reported, to report each once and forget closed ones.
@@ -67,12 +66,10 @@ func New(cfg Config) *Source {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
+	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
 		cfg:      cfg,
-		log:      cfg.Logger.Named("netconn"),
+		log:      cfg.Logger,
 		resolver: process.NewResolver(cfg.ProcRoot),
 		tracker:  newTracker(),
 	}
@@ -95,23 +92,8 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err := s.poll(ctx, emit, s.tracker); err != nil {
 		return err
 	}
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.poll(ctx, emit, s.tracker); err != nil {
-				if !s.failing {
-					s.log.Warn("socket listing failed; retrying every poll", "error", err)
-				}
-				s.failing = true
-				continue
-			}
-			s.failing = false
-		}
-	}
+	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval}
+	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, s.poll(ctx, emit, s.tracker) })
 }
 
 // poll lists sockets once and emits the ones tr has not seen in its previous poll.

@@ -73,12 +73,10 @@ func New(cfg Config) *Source {
 	if cfg.MaxCommandLine <= 0 {
 		cfg.MaxCommandLine = DefaultMaxCommandLine
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
+	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
 		cfg:    cfg,
-		log:    cfg.Logger.Named("process"),
+		log:    cfg.Logger,
 		hasher: NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries),
 		users:  newUserCache(),
 	}

@@ -61,10 +61,7 @@ type Suite struct {
 
 // New builds the sources the options select.
 func New(o Options) (*Suite, error) {
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := collector.Logger(o.Logger)
 	want := map[string]bool{}
 	for _, n := range o.Only {
 		for _, part := range strings.Split(n, ",") {

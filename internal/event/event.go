@@ -26,6 +26,7 @@ const (
 	HostInventory      = "host_inventory"
 	RemovableMedia     = "removable_media"
 	Neighbor           = "neighbor"
+	ImageLoad          = "image_load"
 )
 
 // Products (the Sigma logsource product of the endpoint that produced the event).
@@ -37,7 +38,8 @@ const (
 
 // Event is one observation. Category, Product and Service form its Sigma logsource; Fields hold
 // the observed values, keyed by Sigma taxonomy names. Field values are strings, integers
-// (int, int64, uint64...), float64, bool, nil, []string, []any or map[string]any.
+// (int, int64, uint64...), float64, json.Number (an integer beyond int64, as decoded), bool, nil,
+// []string, []any or map[string]any.
 type Event struct {
 	ID       string         `json:"id"`
 	Time     time.Time      `json:"time"`

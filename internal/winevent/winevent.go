@@ -198,19 +198,19 @@ func flattenSystem(out map[string]any, tag string, v any) {
 			if k == "#attributes" {
 				if attrs, ok := sub.(map[string]any); ok {
 					for an, av := range attrs {
-						out[tag+"_"+an] = scalar(av)
+						out[tag+"_"+an] = event.Normalize(av)
 					}
 				}
 				continue
 			}
 			if k == "#text" {
-				out[tag] = scalar(sub)
+				out[tag] = event.Normalize(sub)
 				continue
 			}
 			flattenSystem(out, k, sub)
 		}
 	default:
-		out[tag] = scalar(v)
+		out[tag] = event.Normalize(v)
 	}
 }
 
@@ -230,7 +230,7 @@ func flattenData(out map[string]any, data map[string]any) {
 					if m, ok := item.(map[string]any); ok {
 						if attrs, ok := m["#attributes"].(map[string]any); ok {
 							if name, ok := attrs["Name"].(string); ok {
-								out[strings.ReplaceAll(name, " ", "")] = scalar(m["#text"])
+								out[strings.ReplaceAll(name, " ", "")] = event.Normalize(m["#text"])
 							}
 						}
 					}
@@ -240,26 +240,12 @@ func flattenData(out map[string]any, data map[string]any) {
 		}
 		if m, ok := v.(map[string]any); ok {
 			if text, ok := m["#text"]; ok {
-				out[k] = scalar(text)
+				out[k] = event.Normalize(text)
 				continue
 			}
 		}
-		out[k] = scalar(v)
+		out[k] = event.Normalize(v)
 	}
-}
-
-// scalar converts JSON numbers to int64 when integral (float64 otherwise) and keeps the rest.
-func scalar(v any) any {
-	if n, ok := v.(json.Number); ok {
-		if i, err := n.Int64(); err == nil {
-			return i
-		}
-		if f, err := n.Float64(); err == nil {
-			return f
-		}
-		return n.String()
-	}
-	return v
 }
 
 func toInt(v any) (int64, bool) {

@@ -384,10 +384,9 @@ func (v *scalar) number() (float64, bool) {
 }
 
 // parseNumber parses decimal integers and floats ("4624", "-1.5", "1e3") and hexadecimal
-// integers with a 0x prefix ("0x378", as EVTX renders some ids). Infinities, NaN and
-// underscores are not numbers.
+// integers with a 0x prefix ("0x378", as EVTX renders some ids). Infinities, NaN, underscores
+// and surrounding whitespace are not numbers: a value is a string, and " 1 " is not the number 1.
 func parseNumber(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return 0, false
 	}

@@ -234,7 +234,38 @@ func TestNumbersAndStrings(t *testing.T) {
 		{"string 'True' vs bool", "Initiated", "'True'", true, true},
 		{"string 'false' vs bool", "Initiated", "'false'", true, false},
 		{"number vs bool", "Initiated", "1", true, false},
+		// Values are strings: whitespace around a number's text makes it not that number.
+		{"int vs spaced text", "EventID", "4624", " 4624 ", false},
+		{"int vs text with newline", "EventID", "4624", "4624\n", false},
+		{"OpNum 1 vs spaced 1", "OpNum", "1", " 1 ", false},
+		{"gt vs spaced text", "EventID|gt", "4000", " 4624", false},
+		{"gt vs text", "EventID|gt", "4000", "4624", true},
+		// Integers compare exactly, also beyond 2^53 and beyond int64.
+		{"2^53+1 vs 2^53", "N", "9007199254740993", int64(9007199254740992), false},
+		{"2^53+1 vs itself", "N", "9007199254740993", int64(9007199254740993), true},
+		{"2^53+1 vs its text", "N", "9007199254740993", "9007199254740993", true},
+		{"2^53+1 vs json.Number 2^53", "N", "9007199254740993", json.Number("9007199254740992"), false},
+		{"beyond int64 vs json.Number", "N", "420044004500530056004300", json.Number("420044004500530056004300"), true},
+		{"beyond int64 vs neighbour", "N", "420044004500530056004300", json.Number("420044004500530056004301"), false},
+		{"beyond int64 vs decimal text", "N", "420044004500530056004300", "420044004500530056004300.0", true},
+		{"big hex rule vs decimal", "N", "0xFFFFFFFFFFFFFFFF", uint64(18446744073709551615), true},
+		{"big hex rule vs neighbour", "N", "0xFFFFFFFFFFFFFFFF", "18446744073709551614", false},
+		{"contains on big json.Number", "Binary|contains", "'4500530056'", json.Number("420044004500530056004300"), true},
 	})
+}
+
+// cidr takes an address as written: surrounding whitespace makes it not an address, so it does
+// not match (docs/policies.md, cidr).
+func TestCidrNoTrimming(t *testing.T) {
+	runValueCases(t, []valueCase{
+		{"address", "DestinationIp|cidr", "'10.0.0.0/8'", "10.1.2.3", true},
+		{"spaced address", "DestinationIp|cidr", "'10.0.0.0/8'", " 10.1.2.3", false},
+		{"address with newline", "DestinationIp|cidr", "'10.0.0.0/8'", "10.1.2.3\n", false},
+		{"zone", "DestinationIp|cidr", "'fe80::/10'", "fe80::1%eth0", true},
+	})
+	if _, _, errs := compile(t, sel("DestinationIp|cidr", "' 10.0.0.0/8'"), nil); len(errs) == 0 {
+		t.Error("a cidr rule value with spaces must be refused")
+	}
 }
 
 // TestEventLists: a comparison matches when any element matches.
@@ -372,6 +403,8 @@ func TestModifiers(t *testing.T) {
 		{"gt non-numeric", "F|gt", "10", "eleven", false},
 		{"gt absent", "F|gt", "10", absentField, false},
 		{"hour rfc3339", "T|hour", "3", "2026-11-22T03:15:00Z", true},
+		{"hour of spaced text", "T|hour", "3", " 2026-11-22T03:15:00Z", false},
+		{"epoch in spaced text", "T|hour", "3", "1795835700 ", false},
 		{"hour utc conversion", "T|hour", "3", "2026-11-22T12:15:00+09:00", true},
 		{"hour sysmon utctime", "T|hour", "22", "2026-11-22 22:01:02.345", true},
 		{"minute", "T|minute", "15", "2026-11-22T03:15:00Z", true},

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"math/big"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -59,10 +60,23 @@ func (n *numCmp) match(c *Ctx, v *scalar) bool {
 	if c.folded(v) == n.text {
 		return true
 	}
-	if f, ok := v.number(); ok && n.ok {
+	f, ok := v.number()
+	if !ok || !n.ok {
+		return false
+	}
+	// Below 2^53 every integer is exact in a float64; beyond it, compare the decimal values
+	// exactly, so 9007199254740993 does not equal 9007199254740992.
+	if math.Abs(f) < 1<<53 && math.Abs(n.f) < 1<<53 {
 		return f == n.f
 	}
-	return false
+	return exactEqual(n.text, v.raw)
+}
+
+// exactEqual compares two numbers written as parseNumber accepts them, exactly.
+func exactEqual(a, b string) bool {
+	x, okx := new(big.Rat).SetString(a)
+	y, oky := new(big.Rat).SetString(b)
+	return okx && oky && x.Cmp(y) == 0
 }
 
 func (n *numCmp) need() []string { return nil }
@@ -111,7 +125,7 @@ func (n *cidrCmp) match(c *Ctx, v *scalar) bool {
 	if i := strings.IndexByte(s, '%'); i >= 0 { // zone
 		s = s[:i]
 	}
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return false
 	}
@@ -188,9 +202,8 @@ func (v *scalar) timestamp() (time.Time, bool) {
 	switch v.kind {
 	case vNumber:
 	case vString:
-		s := strings.TrimSpace(v.raw)
 		for _, l := range timeLayouts {
-			if t, err := time.Parse(l, s); err == nil {
+			if t, err := time.Parse(l, v.raw); err == nil {
 				return t.UTC(), true
 			}
 		}
@@ -366,7 +379,7 @@ func (cm *Compiler) valueGroups(it *sigma.Item) ([][]cmp, *compileError) {
 			groups = append(groups, []cmp{c})
 			continue
 		case has("cidr"):
-			s := strings.TrimSpace(v.Text)
+			s := v.Text
 			var p netip.Prefix
 			var err error
 			if strings.Contains(s, "/") {
@@ -520,6 +533,7 @@ func compileRegexp(v sigma.Value, it *sigma.Item) (*reCmp, *compileError) {
 	if flags != "" {
 		expr = "(?" + flags + ")" + expr
 	}
+	expr = translatePCRE(expr)
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		msg := err.Error()
