@@ -34,6 +34,8 @@ type Config struct {
 	IgnoreLoopback bool
 	// Logger receives warnings; default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Source is the network collector. It implements collector.Source; emit is called from one
@@ -92,7 +94,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err := s.poll(ctx, emit, s.tracker); err != nil {
 		return err
 	}
-	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval}
+	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, s.poll(ctx, emit, s.tracker) })
 }
 
