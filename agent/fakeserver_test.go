@@ -134,38 +134,32 @@ func (f *fakeServer) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	acc := 0
-	for _, ev := range b.Events {
-		if _, ok := f.events[ev.ID]; ok {
-			f.dupes++
-			continue
-		}
-		f.events[ev.ID] = ev
-		acc++
-	}
+	acc := storeNew(f.events, b.Events, func(e event.Event) string { return e.ID }, &f.dupes)
+	acc += storeNew(f.findings, b.Findings, func(fd wire.Finding) string { return fd.ID }, &f.dupes)
+	acc += storeNew(f.inventory, b.Inventory, func(inv wire.Inventory) string { return inv.ID }, &f.dupes)
 	for _, fd := range b.Findings {
-		if _, ok := f.findings[fd.ID]; ok {
-			f.dupes++
-			continue
-		}
-		f.findings[fd.ID] = fd
 		if _, ok := f.firstFound[fd.RuleID]; !ok {
 			f.firstFound[fd.RuleID] = time.Now()
 		}
-		acc++
-	}
-	for _, inv := range b.Inventory {
-		if _, ok := f.inventory[inv.ID]; ok {
-			f.dupes++
-			continue
-		}
-		f.inventory[inv.ID] = inv
-		acc++
 	}
 	if b.Health != nil {
 		f.health = b.Health
 	}
 	_ = json.NewEncoder(w).Encode(wire.BatchResponse{Accepted: acc, Directives: f.directives()})
+}
+
+// storeNew stores the items whose id is new and counts the others as duplicates.
+func storeNew[T any](m map[string]T, items []T, id func(T) string, dupes *int) int {
+	n := 0
+	for _, it := range items {
+		if _, ok := m[id(it)]; ok {
+			*dupes++
+			continue
+		}
+		m[id(it)] = it
+		n++
+	}
+	return n
 }
 
 func (f *fakeServer) checkin(w http.ResponseWriter, r *http.Request) {
