@@ -49,6 +49,8 @@ type Config struct {
 	ChangeSettle time.Duration
 	// Logger receives warnings; default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Source is the network collector. It implements collector.Source; emit is called from one
@@ -116,7 +118,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err := s.poll(ctx, emit, s.tracker); err != nil {
 		return err
 	}
-	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval}
+	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
 	if s.cfg.Changes != nil {
 		loop.Settle = s.cfg.ChangeSettle
 		loop.Watch = func(context.Context) (<-chan struct{}, error) { return s.cfg.Changes, nil }

@@ -39,6 +39,8 @@ type Config struct {
 	MaxCommandLine int
 	// Logger receives warnings (connector refused, events lost); default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Mode says how a running Source learns about processes.
@@ -79,7 +81,7 @@ func New(cfg Config) *Source {
 	s := &Source{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		hasher: NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries),
+		hasher: pacedHasher(cfg),
 		goinfo: exeinfo.NewCache(cfg.HashCacheEntries),
 		users:  newUserCache(),
 	}
@@ -176,4 +178,10 @@ func newEvent(category, product string, p *procInfo, parent *parentRef, snapshot
 	ev := event.New(category, p.fields(parent, snapshot))
 	ev.Product = product
 	return ev
+}
+
+func pacedHasher(cfg Config) *Hasher {
+	h := NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries)
+	h.Pace = cfg.Pace
+	return h
 }

@@ -57,6 +57,9 @@ type Options struct {
 	NoDNSNames      bool // no DNS answer capture, so no DestinationHostname
 	NoListenerProbe bool // no remote-desktop protocol probe of new listeners
 
+	// Pace, when set, lets the agent's self-limits slow the sources down.
+	Pace *collector.Pace
+
 	Logger hclog.Logger
 }
 
@@ -97,7 +100,7 @@ func New(o Options) (*Suite, error) {
 		}))
 	}
 	if on("process") {
-		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process")}))
+		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process"), Pace: o.Pace}))
 	}
 	if on("imageload") {
 		s.images = imageload.New(imageload.Config{ProcRoot: o.ProcRoot, Logger: named("imageload")})
@@ -118,19 +121,21 @@ func New(o Options) (*Suite, error) {
 			cfg.Changes = s.started
 		}
 		s.sources = append(s.sources, netconn.New(cfg))
+
+		s.sources = append(s.sources, netconn.New(netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn"), Pace: o.Pace}))
 	}
 	if on("usb") {
 		s.sources = append(s.sources, usb.New(usb.Config{
-			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregFile, WindowsDevicesFile: o.WindowsDevicesFile, Logger: named("usb"),
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregFile, WindowsDevicesFile: o.WindowsDevicesFile, Logger: named("usb"), Pace: o.Pace,
 		}))
 	}
 	if on("display") {
 		s.sources = append(s.sources, display.New(display.Config{
-			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregDisplayFile, RegistryFile: o.DisplayRegistry, Logger: named("display"),
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregDisplayFile, RegistryFile: o.DisplayRegistry, Logger: named("display"), Pace: o.Pace,
 		}))
 	}
 	if on("media") || on("files") {
-		s.media = media.New(media.Config{ProcRoot: o.ProcRoot, SysfsRoot: o.SysfsRoot, DevRoot: o.DevRoot, Logger: named("media")})
+		s.media = media.New(media.Config{ProcRoot: o.ProcRoot, SysfsRoot: o.SysfsRoot, DevRoot: o.DevRoot, Logger: named("media"), Pace: o.Pace})
 		if on("media") {
 			s.sources = append(s.sources, s.media)
 		}
