@@ -42,7 +42,9 @@ func TestRemoteDesktopListenerAndSession(t *testing.T) {
 		t.Fatalf("no %s event within 30 s", what)
 		return nil
 	}
-	l := wait("listener", func(f map[string]any) bool { return f["State"] == "LISTEN" && f["DestinationPort"] == port && f["DestinationIp"] == "127.0.0.1" })
+	l := wait("listener", func(f map[string]any) bool {
+		return f["State"] == "LISTEN" && f["DestinationPort"] == port && f["DestinationIp"] == "127.0.0.1"
+	})
 	if l["RemoteDesktopProtocol"] != rdprobe.RFB || l["ProcessId"] != vnc.Cmd.Process.Pid {
 		t.Errorf("listener %v: want RemoteDesktopProtocol rfb, owned by pid %d", l, vnc.Cmd.Process.Pid)
 	}

@@ -107,7 +107,7 @@ func New(o Options) (*Suite, error) {
 		s.sources = append(s.sources, s.images)
 	}
 	if on("netconn") {
-		cfg := netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn")}
+		cfg := netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn"), Pace: o.Pace}
 		live := o.ProcRoot == ""
 		if live && !o.NoDNSNames {
 			s.dns = dnsnames.NewCache(0, -1)
@@ -121,8 +121,6 @@ func New(o Options) (*Suite, error) {
 			cfg.Changes = s.started
 		}
 		s.sources = append(s.sources, netconn.New(cfg))
-
-		s.sources = append(s.sources, netconn.New(netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn"), Pace: o.Pace}))
 	}
 	if on("usb") {
 		s.sources = append(s.sources, usb.New(usb.Config{
