@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/exeinfo"
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -58,6 +59,7 @@ type Source struct {
 	cfg    Config
 	log    hclog.Logger
 	hasher *Hasher
+	goinfo *exeinfo.Cache
 	users  *userCache
 	mode   atomic.Value // Mode
 }
@@ -80,6 +82,7 @@ func New(cfg Config) *Source {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		hasher: pacedHasher(cfg),
+		goinfo: exeinfo.NewCache(cfg.HashCacheEntries),
 		users:  newUserCache(),
 	}
 	s.mode.Store(ModeNone)
@@ -145,6 +148,23 @@ func (p *procInfo) fields(parent *parentRef, snapshot bool) map[string]any {
 		f["Snapshot"] = true
 	}
 	return f
+}
+
+// goIdentity adds the Go build identity (GoPackage, GoModule, GoModuleVersion) of a Go
+// executable, read through openPath (for a live Linux process its exe link, which reaches a
+// deleted or memfd executable too) once per file version.
+func (s *Source) goIdentity(info *procInfo, openPath string) {
+	if openPath == "" {
+		return
+	}
+	gi, ok := s.goinfo.GoPath(openPath)
+	if !ok {
+		return
+	}
+	if info.Extra == nil {
+		info.Extra = map[string]any{}
+	}
+	gi.Fields(info.Extra)
 }
 
 func setStr(f map[string]any, k, v string) {
