@@ -61,15 +61,9 @@ func (b *Budget) chargeComparisons(n int, at sigma.Pos) *compileError {
 		return nil
 	}
 	perRule, total, _, _, _ := b.limits()
-	b.ruleComparisons += n
-	b.comparisons += n
-	switch {
-	case b.ruleComparisons > perRule:
-		return errAt(at, "over the complexity budget: more than %d comparisons in one rule (values after lists, placeholders and base64offset/encoding variants are expanded)", perRule)
-	case b.comparisons > total:
-		return errAt(at, "over the complexity budget: the rules loaded together have more than %d comparisons", total)
-	}
-	return nil
+	return charge(&b.ruleComparisons, &b.comparisons, n, perRule, total, at,
+		"more than %d comparisons in one rule (values after lists, placeholders and base64offset/encoding variants are expanded)",
+		"the rules loaded together have more than %d comparisons")
 }
 
 // chargeRegexp charges the program size of a parsed regular expression, before the costly
@@ -83,14 +77,20 @@ func (b *Budget) chargeRegexp(re *syntax.Regexp, at sigma.Pos) *compileError {
 		return nil // regexp.Compile reports it
 	}
 	_, _, perRule, total, _ := b.limits()
-	n := len(prog.Inst)
-	b.ruleRegexp += n
-	b.regexp += n
+	return charge(&b.ruleRegexp, &b.regexp, len(prog.Inst), perRule, total, at,
+		"the rule's regular expressions compile to more than %d instructions",
+		"the regular expressions of the rules loaded together compile to more than %d instructions")
+}
+
+// charge adds n to a rule's counter and to the load's, and reports the first limit crossed.
+func charge(rule, load *int, n, maxRule, maxLoad int, at sigma.Pos, ruleMsg, loadMsg string) *compileError {
+	*rule += n
+	*load += n
 	switch {
-	case b.ruleRegexp > perRule:
-		return errAt(at, "over the complexity budget: the rule's regular expressions compile to more than %d instructions", perRule)
-	case b.regexp > total:
-		return errAt(at, "over the complexity budget: the regular expressions of the rules loaded together compile to more than %d instructions", total)
+	case *rule > maxRule:
+		return errAt(at, "over the complexity budget: "+ruleMsg, maxRule)
+	case *load > maxLoad:
+		return errAt(at, "over the complexity budget: "+loadMsg, maxLoad)
 	}
 	return nil
 }
