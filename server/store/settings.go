@@ -1,37 +1,13 @@
 package store
 
-import (
-	"context"
-	"encoding/json"
-	"time"
-)
+import "context"
 
-// Setting keys.
-const (
-	SettingDestinations   = "alert_destinations" // []forward.Config
-	SettingOfficeNetworks = "office_networks"    // OfficeNetworks
-	SettingRetention      = "retention"          // map table -> days
-)
-
-// Setting is one server-wide setting an admin edits in the UI, as JSON.
-type Setting struct {
-	Key       string          `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	UpdatedBy string          `json:"updated_by"`
-}
-
-// Settings holds the settings; every replica reads them from the store.
+// Settings is a small key-value table of server-wide settings.
 type Settings interface {
-	// Setting returns one setting (ErrNotFound when never set).
-	Setting(ctx context.Context, key string) (Setting, error)
-	PutSetting(ctx context.Context, s Setting) error
-}
-
-// OfficeNetworks are networks where many machines share one egress address, gateway or
-// access point by design: the laptop-farm rules leave hosts behind them out.
-type OfficeNetworks struct {
-	CIDRs  []string `json:"cidrs,omitempty"`
-	MACs   []string `json:"macs,omitempty"`
-	BSSIDs []string `json:"bssids,omitempty"`
+	// Setting returns a setting's value (ErrNotFound when unset).
+	Setting(ctx context.Context, key string) (string, error)
+	// PutSetting sets a setting.
+	PutSetting(ctx context.Context, key, value string) error
+	// InitSetting sets a setting unless it is set, and returns the value in force.
+	InitSetting(ctx context.Context, key, value string) (string, error)
 }

@@ -39,7 +39,6 @@ func RunWorkbench(t *testing.T, open func(t *testing.T) WorkbenchStore) {
 		{"Queue", testQueue},
 		{"Stats", testStats},
 		{"Sessions", testSessions},
-		{"Settings", testSettings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -234,22 +233,6 @@ func testSessions(t *testing.T, s WorkbenchStore) {
 	must(t, s.DeleteUserSessions(ctx, "u1"))
 	if _, _, err := s.SessionByHash(ctx, "h3", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("user's sessions deleted, h3: %v", err)
-	}
-}
-
-func testSettings(t *testing.T, s WorkbenchStore) {
-	if _, err := s.Setting(ctx, store.SettingRetention); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("unset setting: %v", err)
-	}
-	must(t, s.PutSetting(ctx, store.Setting{Key: store.SettingRetention, Value: []byte(`{"events":30}`), UpdatedAt: t0(), UpdatedBy: "alice"}))
-	must(t, s.PutSetting(ctx, store.Setting{Key: store.SettingRetention, Value: []byte(`{"events":90}`), UpdatedAt: t0().Add(time.Hour), UpdatedBy: "bob"}))
-	got, err := s.Setting(ctx, store.SettingRetention)
-	must(t, err)
-	if string(got.Value) != `{"events":90}` || got.UpdatedBy != "bob" || !got.UpdatedAt.Equal(t0().Add(time.Hour)) {
-		t.Fatalf("setting: %+v", got)
-	}
-	if err := s.PutSetting(ctx, store.Setting{Key: "x", Value: []byte(`{not json`), UpdatedAt: t0()}); err == nil {
-		t.Fatal("invalid JSON stored")
 	}
 }
 
