@@ -26,6 +26,9 @@ type Loop struct {
 	// notifications one change gives makes one poll (0: poll at once). A poll that asks to be
 	// run again is run after Settle too.
 	Settle time.Duration
+	// Pace, when set, stretches the intervals while the agent is over its budget; the new
+	// pace takes effect at the next tick.
+	Pace *Pace
 }
 
 // Run calls poll at every tick and notification until ctx ends, then returns nil. A failing
@@ -47,7 +50,8 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 			log.Debug("watching for changes", "what", l.What, "rescan", interval)
 		}
 	}
-	tick := time.NewTicker(interval)
+	factor := l.Pace.Factor()
+	tick := time.NewTicker(interval * time.Duration(factor))
 	defer tick.Stop()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
@@ -65,7 +69,8 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 				}
 				log.Warn("change notifications stopped, polling", "what", l.What, "interval", l.Interval)
 				notify = nil
-				tick.Reset(l.Interval)
+				interval = l.Interval
+				tick.Reset(interval * time.Duration(factor))
 				continue
 			}
 			if l.Settle > 0 {
@@ -73,6 +78,10 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 				continue
 			}
 		case <-settle.C:
+		}
+		if f := l.Pace.Factor(); f != factor {
+			factor = f
+			tick.Reset(interval * time.Duration(factor))
 		}
 		again, err := poll(ctx)
 		if err != nil {

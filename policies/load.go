@@ -547,3 +547,31 @@ func (rs *Ruleset) buildIndex() *match.Index {
 	})
 	return rs.index
 }
+
+// Without returns a new Ruleset without the rules and correlations whose id or name is in ids
+// (a policy bundle's Disabled list). A correlation that referenced a removed rule is refused
+// as on any load, with a problem saying so.
+func (rs *Ruleset) Without(ids []string) (*Ruleset, []Problem) {
+	if len(ids) == 0 {
+		return rs, nil
+	}
+	off := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		off[id] = true
+	}
+	var src []source
+	for _, s := range rs.src {
+		var m *sigma.Meta
+		switch {
+		case s.rule != nil:
+			m = &s.rule.Meta
+		case s.corr != nil:
+			m = &s.corr.Meta
+		}
+		if m != nil && (off[m.ID] || (m.Name != "" && off[m.Name])) {
+			continue
+		}
+		src = append(src, s)
+	}
+	return build(src)
+}

@@ -293,3 +293,20 @@ func TestRouterAuth(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedEnrollmentsLimited(t *testing.T) {
+	srv, c := testServer(t, nil)
+	var last resp
+	for range 12 {
+		last = do(t, c, "POST", srv.LocalURL()+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: "vge_wrong", Host: wire.HostFacts{MachineID: "m", Hostname: "h"}})
+	}
+	if last.status != 429 {
+		t.Fatalf("after 12 wrong secrets: %d", last.status)
+	}
+	// Many good enrollments from one address (an office behind NAT) are not limited... once the
+	// failures have drained; from a fresh server:
+	srv2, c2 := testServer(t, nil)
+	for i := range 30 {
+		enrollAgent(t, srv2, c2, fmt.Sprintf("m-%d", i))
+	}
+}

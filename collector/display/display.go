@@ -36,6 +36,8 @@ type Config struct {
 	// PollInterval between re-reads. Default 30s.
 	PollInterval time.Duration
 	Logger       hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Display is one connected display.
@@ -118,7 +120,7 @@ func New(cfg Config) *Source {
 	s.Polling = &collector.Polling[Display]{
 		SourceName: "display", Category: event.Display, Fields: (*Display).Fields, Key: (*Display).key,
 		Open: s.backend,
-		Loop: collector.Loop{What: "displays", Log: log, Interval: cfg.PollInterval},
+		Loop: collector.Loop{What: "displays", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace},
 	}
 	return s
 }

@@ -65,8 +65,18 @@ func (c *Cache) Go(f *os.File) (GoInfo, bool) {
 	return info, ok
 }
 
-// GoPath is Go for the file at path.
+// GoPath is Go for the file at path; a file read before is answered from a stat.
 func (c *Cache) GoPath(path string) (GoInfo, bool) {
+	if st, err := os.Stat(path); err == nil {
+		if id, ok := Identify(st); ok {
+			c.mu.Lock()
+			e, hit := c.entries[id]
+			c.mu.Unlock()
+			if hit {
+				return e.info, e.ok
+			}
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return GoInfo{}, false

@@ -49,6 +49,8 @@ type Config struct {
 	// notification from mountinfo triggers an extra read at once.
 	PollInterval time.Duration
 	Logger       hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Mount is one mounted removable volume.
@@ -110,7 +112,7 @@ func New(cfg Config) *Source {
 		Actions: collector.Actions{Present: "present", Added: "mounted", Removed: "unmounted"},
 		Open:    s.backend,
 		// A kernel notification from mountinfo (Linux) triggers an extra read at once.
-		Loop:   collector.Loop{What: "mounts", Log: log, Interval: cfg.PollInterval},
+		Loop:   collector.Loop{What: "mounts", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace},
 		Listed: s.publish,
 	}
 	return s

@@ -150,6 +150,6 @@ func (s *Source) runPoll(ctx context.Context, emit collector.Emit, p *poller, si
 	if err := p.poll(ctx, first, true); err != nil {
 		return err
 	}
-	loop := collector.Loop{What: "processes", Log: s.log, Interval: s.cfg.PollInterval}
+	loop := collector.Loop{What: "processes", Log: s.log, Interval: s.cfg.PollInterval, Pace: s.cfg.Pace}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, p.poll(ctx, emit, false) })
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/exeinfo"
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	MaxCommandLine int
 	// Logger receives warnings (connector refused, events lost); default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Mode says how a running Source learns about processes.
@@ -51,6 +54,7 @@ type Source struct {
 	cfg    Config
 	log    hclog.Logger
 	hasher *Hasher
+	goinfo *exeinfo.Cache
 	users  *userCache
 	mode   atomic.Value // Mode
 }
@@ -72,7 +76,8 @@ func New(cfg Config) *Source {
 	s := &Source{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		hasher: NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries),
+		hasher: pacedHasher(cfg),
+		goinfo: exeinfo.NewCache(cfg.HashCacheEntries),
 		users:  newUserCache(),
 	}
 	s.mode.Store(ModeNone)
@@ -140,6 +145,23 @@ func (p *procInfo) fields(parent *parentRef, snapshot bool) map[string]any {
 	return f
 }
 
+// goIdentity adds the Go build identity (GoPackage, GoModule, GoModuleVersion) of a Go
+// executable, read through openPath (for a live Linux process its exe link, which reaches a
+// deleted or memfd executable too) once per file version.
+func (s *Source) goIdentity(info *procInfo, openPath string) {
+	if openPath == "" {
+		return
+	}
+	gi, ok := s.goinfo.GoPath(openPath)
+	if !ok {
+		return
+	}
+	if info.Extra == nil {
+		info.Extra = map[string]any{}
+	}
+	gi.Fields(info.Extra)
+}
+
 func setStr(f map[string]any, k, v string) {
 	if v != "" {
 		f[k] = v
@@ -151,4 +173,10 @@ func newEvent(category, product string, p *procInfo, parent *parentRef, snapshot
 	ev := event.New(category, p.fields(parent, snapshot))
 	ev.Product = product
 	return ev
+}
+
+func pacedHasher(cfg Config) *Hasher {
+	h := NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries)
+	h.Pace = cfg.Pace
+	return h
 }

@@ -39,13 +39,13 @@ const (
 const (
 	DefaultRate    = 10 // probes per second
 	DefaultBurst   = 10
-	DefaultTimeout = 2 * time.Second // all steps of one probe
+	DefaultTimeout = 4 * time.Second // all steps of one probe
 )
 
 // Step timeouts.
 const (
-	greetingWait = 400 * time.Millisecond // for a server that speaks first
-	replyWait    = 600 * time.Millisecond // for an answer to what the probe sent
+	greetingWait = time.Second // for a server that speaks first (a loaded machine is slow)
+	replyWait    = time.Second // for an answer to what the probe sent
 )
 
 // Config configures a Prober. Zero values take the defaults.
@@ -129,10 +129,14 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 	}
 	// Step 2: an RDP Connection Request on the same connection.
 	if _, err := c.Write(x224Request); err == nil {
-		resp, _ := readSome(c, 11, replyWait)
-		if isX224Confirm(resp) {
+		resp, _ := readSome(c, 12, replyWait)
+		switch {
+		case isX224Confirm(resp):
 			c.close()
 			return RDP, nil
+		case isRFBGreeting(resp): // a VNC server slower to greet than greetingWait
+			c.close()
+			return RFB, nil
 		}
 	}
 	c.close()
@@ -235,7 +239,7 @@ func webSocketRFB(c *conn, addr netip.AddrPort) bool {
 	req := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n" +
 		"Sec-WebSocket-Protocol: binary, base64\r\n\r\n"
-	dl := time.Now().Add(2 * replyWait)
+	dl := time.Now().Add(replyWait)
 	if !c.deadline.IsZero() && c.deadline.Before(dl) {
 		dl = c.deadline
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	// DisableNetlink forces polling on Linux even when a uevent socket could be opened.
 	DisableNetlink bool
 	Logger         hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Interface is one USB interface of a device's active configuration.
@@ -156,7 +158,7 @@ func New(cfg Config) *Source {
 		Open: s.backend,
 		// While netlink uevents arrive, the list is re-read after each burst of them (one plug
 		// gives several) and every RescanInterval in case one was lost.
-		Loop: collector.Loop{What: "USB devices", Log: log, Interval: cfg.PollInterval,
+		Loop: collector.Loop{What: "USB devices", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace,
 			WatchedInterval: cfg.RescanInterval, Settle: cfg.SettleDelay},
 		// A new device whose interfaces are not all there yet is held back for a few re-reads,
 		// so its "added" event is complete.

@@ -47,7 +47,7 @@ type API struct {
 	mu      sync.Mutex
 	routes  []Route
 	limiter *agentLimiter
-	logins  *agentLimiter
+	logins  *agentLimiter // failed enrollments and logins per address
 	// authenticators of AuthUser requests beyond API tokens (the web UI's sessions).
 	userAuth []UserAuthenticator
 }
@@ -224,12 +224,12 @@ func (a *API) wrap(rt Route) http.Handler {
 			ctx = context.WithValue(ctx, keyAgent, ingest.Agent{HostID: id.HostID, Hostname: id.Hostname,
 				RemoteIP: a.clientIP(r).String(), StoredEgressIP: id.EgressIP})
 		case AuthEnroll, AuthPassword:
-			if !a.logins.allow(a.clientIP(r).String()) {
+			// The handler checks the body's credentials; failures are limited per address.
+			if a.logins.exhausted(a.clientIP(r).String()) {
 				w.Header().Set("Retry-After", "6")
-				writeError(w, &wire.Error{Code: wire.CodeRateLimited, Message: "too many attempts from this address"})
+				writeError(w, &wire.Error{Code: wire.CodeRateLimited, Message: "too many failed attempts from this address"})
 				return
 			}
-			// The handler checks the body's credentials.
 		case AuthPublic:
 		default:
 			writeError(w, &wire.Error{Code: wire.CodeInternal, Message: "route without authentication"})
@@ -290,6 +290,9 @@ func (a *API) authUser(r *http.Request) (auth.Principal, error) {
 
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, auth.ErrUnauthorized) {
+		if op, _ := r.Context().Value(keyRoute).(string); op == "agentEnroll" || op == "login" {
+			a.logins.allow(a.clientIP(r).String()) // spends one of the address's failures
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 		writeError(w, &wire.Error{Code: wire.CodeUnauthorized, Message: "missing or invalid credentials"})
 		return
@@ -424,6 +427,14 @@ type limiterEntry struct {
 
 func newLimiter(r rate.Limit, burst int) *agentLimiter {
 	return &agentLimiter{r: r, burst: burst, m: map[string]*limiterEntry{}, swept: time.Now()}
+}
+
+// exhausted reports whether key has no token left (without spending one).
+func (l *agentLimiter) exhausted(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[key]
+	return ok && e.l.Tokens() < 1
 }
 
 func (l *agentLimiter) allow(key string) bool {
