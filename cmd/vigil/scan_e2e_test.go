@@ -476,7 +476,7 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- e2eRun(ctx, &out, &errOut, "scan", "--watch", benignWatch.String(), "--json", "--events",
-			"--only", "process,netconn,files,media", "--files-root", home)
+			"--only", "process,imageload,netconn,files,media", "--files-root", home)
 	}()
 	waitWatching(t, &out, &errOut, home)
 
