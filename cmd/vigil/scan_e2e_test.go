@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/internal/fixtures"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 	"github.com/vigilhq/vigil/policies"
 )
 
@@ -213,7 +213,7 @@ func e2eExpectFindings(t *testing.T, r *e2eScan, want, allowed map[string]string
 
 func e2eCapture(t *testing.T, name string) string {
 	t.Helper()
-	return filepath.Join(testdata.Dir(t, "ipkvm-watch", "_device_output"), name)
+	return filepath.Join(shareddata.Dir(t, "ipkvm-watch", "_device_output"), name)
 }
 
 func e2eRead(t *testing.T, path string) []byte {
@@ -329,7 +329,7 @@ var e2eKVMEDIDs = []struct {
 // collector and the built-in pack must raise ipkvm_display_edid (high). A Dell monitor's EDID
 // raises nothing.
 func TestScanIPKVMEDIDs(t *testing.T) {
-	dir := testdata.Dir(t, "edid")
+	dir := shareddata.Dir(t, "edid")
 	for _, k := range e2eKVMEDIDs {
 		t.Run(k.file, func(t *testing.T) {
 			t.Parallel()
@@ -417,7 +417,7 @@ func TestScanIPKVMLaptop(t *testing.T) {
 	if _, err := fixtures.WriteDRMConnector(root, "eDP-1", "connected", dell); err != nil {
 		t.Fatal(err)
 	}
-	if err := fixtures.DRMFromEDIDHex(root, "HDMI-A-1", e2eRead(t, filepath.Join(testdata.Dir(t, "edid"), "pikvm_tc358743_1080p60.hex"))); err != nil {
+	if err := fixtures.DRMFromEDIDHex(root, "HDMI-A-1", e2eRead(t, filepath.Join(shareddata.Dir(t, "edid"), "pikvm_tc358743_1080p60.hex"))); err != nil {
 		t.Fatal(err)
 	}
 	r := e2eScanJSON(t, "--only", "usb,display", "--sysfs-root", root)
@@ -846,7 +846,7 @@ func workloadEvents(r *e2eScan, home string) map[string]bool {
 // sysfs tree: loading the built-in pack, the USB collector's snapshot, evaluation, output.
 func BenchmarkScanIPKVMCapture(b *testing.B) {
 	root := b.TempDir()
-	text, err := os.ReadFile(filepath.Join(testdata.Dir(b, "ipkvm-watch", "_device_output"), "comet_lsusb"))
+	text, err := os.ReadFile(filepath.Join(shareddata.Dir(b, "ipkvm-watch", "_device_output"), "comet_lsusb"))
 	if err != nil {
 		b.Fatal(err)
 	}
