@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/internal/rdservers"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 // TestScanHelperProcess is not a test: started by TestScanNamesConnectionsFromDNS inside a
@@ -65,7 +65,7 @@ func TestScanNamesConnectionsFromDNS(t *testing.T) {
 	}
 	dnsmasq := rdservers.Need(t, "dnsmasq")
 	socat := rdservers.Need(t, "socat")
-	catalog := testdata.Dir(t, "lolrmm", "yaml")
+	catalog := shareddata.Dir(t, "lolrmm", "yaml")
 	rules := t.TempDir()
 	var out, errOut e2eBuffer
 	if err := e2eRun(context.Background(), &out, &errOut, "policy", "import-lolrmm", catalog, "-o", rules); err != nil {
