@@ -100,8 +100,8 @@ func (b *Budget) chargePrefilter(need Need, at sigma.Pos) *compileError {
 		return nil
 	}
 	_, _, _, _, total := b.limits()
-	for _, a := range need.Atoms {
-		b.prefilter += len(a.Lit)
+	for _, a := range need.Atoms() {
+		b.prefilter += a.size()
 	}
 	if b.prefilter > total {
 		return errAt(at, "over the complexity budget: the prefilter literals of the rules loaded together exceed %d bytes", total)

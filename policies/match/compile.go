@@ -2,6 +2,7 @@ package match
 
 import (
 	"regexp/syntax"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -310,54 +311,118 @@ func (n *fieldrefNode) pair(c *Ctx, a, b *fieldEntry) bool {
 }
 
 // Atom is one literal of a prefilter condition: it must occur in the folded value of Field (-1:
-// in any value of the event, for keywords).
+// in any value of the event, for keywords); or, when Numeric, a value of Field must be the
+// number Num (decimal or 0x text, or a number).
 type Atom struct {
-	Field int
-	Lit   string
+	Field   int
+	Lit     string
+	Numeric bool
+	Num     float64
 }
 
-// Need is a necessary condition for a match: when OK, at least one atom occurs. When not OK the
-// detection is unconstrained and is always evaluated.
+// size is what the atom costs the prefilter budget.
+func (a Atom) size() int {
+	if a.Numeric {
+		return 8
+	}
+	return len(a.Lit)
+}
+
+// Need is the prefilter's necessary condition for a match, in conjunctive normal form: when OK,
+// every clause has at least one atom that occurs in the event. When not OK the detection is
+// unconstrained and is always evaluated. An AND keeps its children's clauses (the best
+// maxClauses of them), so a rule is a candidate only when each part of it has a reason to match;
+// an OR joins its children's best clauses into one.
 type Need struct {
-	OK    bool
-	Atoms []Atom
+	OK      bool
+	Clauses [][]Atom
 }
 
 // minAtom is the shortest literal worth indexing.
 const minAtom = 2
 
-func (n Need) score() int {
-	if !n.OK {
-		return -1
-	}
-	m := 1 << 30
-	for _, a := range n.Atoms {
-		m = min(m, len(a.Lit))
-	}
-	return min(m, 24)*1024 - min(len(n.Atoms), 1023)
-}
+// maxClauses bounds the clauses of one detection (the index keeps a bit per clause).
+const maxClauses = 8
 
-func (a andNode) need() Need {
-	best := Need{}
-	for _, n := range a {
-		if x := n.need(); x.score() > best.score() {
-			best = x
+// clauseScore ranks a clause by selectivity: its shortest literal (longer is rarer, up to 24
+// bytes), then fewer atoms.
+func clauseScore(c []Atom) int {
+	m := 1 << 30
+	for _, a := range c {
+		if a.Numeric {
+			m = min(m, 8) // about as selective as an 8-byte literal
+		} else {
+			m = min(m, len(a.Lit))
 		}
 	}
-	return best
+	return min(m, 24)*1024 - min(len(c), 1023)
 }
 
-func (o orNode) need() Need {
+// best returns the most selective clause.
+func (n Need) best() []Atom {
+	var b []Atom
+	for _, c := range n.Clauses {
+		if b == nil || clauseScore(c) > clauseScore(b) {
+			b = c
+		}
+	}
+	return b
+}
+
+// Atoms lists every atom of every clause.
+func (n Need) Atoms() []Atom {
+	var out []Atom
+	for _, c := range n.Clauses {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// and combines needs that must all hold.
+func and(needs []Need) Need {
 	var out Need
-	out.OK = true
-	for _, n := range o {
-		x := n.need()
+	for _, x := range needs {
+		if x.OK {
+			out.OK = true
+			out.Clauses = append(out.Clauses, x.Clauses...)
+		}
+	}
+	if len(out.Clauses) > maxClauses {
+		sort.SliceStable(out.Clauses, func(i, j int) bool { return clauseScore(out.Clauses[i]) > clauseScore(out.Clauses[j]) })
+		out.Clauses = out.Clauses[:maxClauses]
+	}
+	return out
+}
+
+// or combines needs one of which holds: the union of their best clauses.
+func or(needs []Need) Need {
+	out := Need{OK: len(needs) > 0, Clauses: [][]Atom{nil}}
+	for _, x := range needs {
 		if !x.OK {
 			return Need{}
 		}
-		out.Atoms = append(out.Atoms, x.Atoms...)
+		out.Clauses[0] = append(out.Clauses[0], x.best()...)
+	}
+	if !out.OK {
+		return Need{}
 	}
 	return out
+}
+
+func (a andNode) need() Need {
+	needs := make([]Need, len(a))
+	for i, n := range a {
+		needs[i] = n.need()
+	}
+	return and(needs)
+}
+
+func (o orNode) need() Need {
+	needs := make([]Need, len(o))
+	for i, n := range o {
+		needs[i] = n.need()
+	}
+	return or(needs)
 }
 
 func (n *notNode) need() Need      { return Need{} }
@@ -366,45 +431,43 @@ func (n *existsNode) need() Need   { return Need{} }
 func (n *fieldrefNode) need() Need { return Need{} }
 
 func (in *itemNode) need() Need {
-	var per []Need
+	per := make([]Need, 0, len(in.groups))
 	for _, g := range in.groups {
-		gn := Need{OK: true}
+		var clause []Atom
+		ok := true
 		for _, x := range g {
+			if nn, isNum := x.(interface{ numNeed() (float64, bool) }); isNum && in.field >= 0 {
+				if f, ok2 := nn.numNeed(); ok2 {
+					clause = append(clause, Atom{Field: in.field, Numeric: true, Num: f})
+					continue
+				}
+			}
 			lits := x.need()
 			if len(lits) == 0 {
-				gn = Need{}
+				ok = false
 				break
 			}
 			for _, l := range lits {
 				if len(l) < minAtom {
-					gn = Need{}
+					ok = false
 					break
 				}
-				gn.Atoms = append(gn.Atoms, Atom{Field: in.field, Lit: l[:min(len(l), maxAtomLen)]})
+				clause = append(clause, Atom{Field: in.field, Lit: l[:min(len(l), maxAtomLen)]})
 			}
-			if !gn.OK {
+			if !ok {
 				break
 			}
 		}
-		per = append(per, gn)
+		if ok {
+			per = append(per, Need{OK: true, Clauses: [][]Atom{clause}})
+		} else {
+			per = append(per, Need{})
+		}
 	}
 	if in.all {
-		best := Need{}
-		for _, x := range per {
-			if x.score() > best.score() {
-				best = x
-			}
-		}
-		return best
+		return and(per)
 	}
-	out := Need{OK: len(per) > 0}
-	for _, x := range per {
-		if !x.OK {
-			return Need{}
-		}
-		out.Atoms = append(out.Atoms, x.Atoms...)
-	}
-	return out
+	return or(per)
 }
 
 // regexpLiterals extracts literals one of which every match of the simplified regexp re

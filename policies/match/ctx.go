@@ -97,6 +97,10 @@ type Ctx struct {
 	kwGen  uint32
 	kwVals []scalar
 	cands  []uint64
+	// sat holds, per bucket-local rule, the prefilter clauses satisfied by the current event;
+	// touched lists the rules with a bit set (reset after each event).
+	sat     []uint8
+	touched []int32
 	// names is a snapshot of ft's names, refreshed when an id is beyond it.
 	names   []string
 	recent  [8]recentBucket
