@@ -82,8 +82,12 @@ var _ io.Writer = (*countingWriter)(nil)
 // BenchmarkWholeCorpus measures the two whole-corpus figures of docs/policies.md: loading all of
 // sigmahq-full plus LOLRMM (load-s, the best of the iterations), and what `policy eval` costs
 // with that set relative to one rule on the same events (ratio: CPU time per event with the
-// whole corpus over CPU time per event with one rule, loading left out, best of the iterations).
-// Run: go test ./policies -run '^$' -bench WholeCorpus -benchtime 5x
+// whole corpus over CPU time per event with one rule, rule loading left out). Each iteration
+// loads the corpus once and then evaluates the events alternately with both sets, six times
+// each, keeping the best time of each: on a shared, busy machine the minimum is the figure least
+// distorted by other work. Run:
+//
+//	go test ./policies -run '^$' -bench WholeCorpus -benchtime 3x
 func BenchmarkWholeCorpus(b *testing.B) {
 	paths, opts := wholeCorpus(b)
 	one, _, err := LoadPaths([]string{filepath.Join(shareddata.Dir(b, "sigmahq-full"), "rules", "windows", "process_creation", "proc_creation_win_remote_access_tools_anydesk.yml")}, opts)
@@ -92,7 +96,7 @@ func BenchmarkWholeCorpus(b *testing.B) {
 	}
 	var lines bytes.Buffer
 	enc := json.NewEncoder(&lines)
-	const n = 50000
+	const n = 20000
 	for _, ev := range streamEvents(n, 1) {
 		if err := enc.Encode(ev); err != nil {
 			b.Fatal(err)
@@ -100,24 +104,25 @@ func BenchmarkWholeCorpus(b *testing.B) {
 	}
 	var bestLoad, bestFull, bestOne time.Duration
 	var rules, findings int
+	keepMin := func(best *time.Duration, d time.Duration) {
+		if *best == 0 || d < *best {
+			*best = d
+		}
+	}
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		full, _, err := LoadPaths(paths, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if d := time.Since(start); bestLoad == 0 || d < bestLoad {
-			bestLoad = d
-		}
+		keepMin(&bestLoad, time.Since(start))
 		rules = full.Len()
-		fullCPU, f := evalCost(b, full, lines.Bytes())
-		oneCPU, _ := evalCost(b, one, lines.Bytes())
-		findings = f
-		if bestFull == 0 || fullCPU < bestFull {
-			bestFull = fullCPU
-		}
-		if bestOne == 0 || oneCPU < bestOne {
-			bestOne = oneCPU
+		for r := 0; r < 6; r++ {
+			d, f := evalCost(b, full, lines.Bytes())
+			keepMin(&bestFull, d)
+			findings = f
+			d, _ = evalCost(b, one, lines.Bytes())
+			keepMin(&bestOne, d)
 		}
 	}
 	b.ReportMetric(bestLoad.Seconds(), "load-s")

@@ -20,9 +20,16 @@ type acAutomaton struct {
 	// fraction of its memory (full rows for every state measured no faster on the SigmaHQ
 	// corpus: scanning is bound by cache misses). The fields scanning reads for every byte sit
 	// together in 16 bytes; what only reporting needs lives apart.
-	states   []acState
-	outputs  []acOutput // per state
+	states  []acState
+	outputs []acOutput // per state
+	// delta holds the full rows, as codes: a transition's target encoded so that scanning
+	// among dense states never reads the states array (a cache miss per byte on a big
+	// automaton). A code is row<<2 for a dense state, id<<2|2 for a sparse one, |1 when the
+	// state reports patterns.
 	delta    []int32
+	code     []int32 // per state
+	rowState []int32 // dense row number -> state
+	start    int32   // the root's code
 	kidClass []uint8
 	kidNext  []int32 // a state's children are kidClass/kidNext[states[s].kids:states[s+1].kids]
 	outs     []int32 // pattern ids
@@ -190,10 +197,30 @@ func newAutomaton(patterns []string) *acAutomaton {
 			}
 		}
 	}
+	// Codes: rows were filled with state ids; scanning wants codes.
+	a.code = make([]int32, n)
+	a.rowState = make([]int32, ndense)
+	for i := range a.states[:n] {
+		st := &a.states[i]
+		if st.row >= 0 {
+			a.code[i] = st.row << 2
+			a.rowState[int(st.row)/nc] = int32(i)
+		} else {
+			a.code[i] = int32(i)<<2 | 2
+		}
+		if st.report >= 0 {
+			a.code[i] |= 1
+		}
+	}
+	for i, t := range a.delta {
+		a.delta[i] = a.code[t]
+	}
+	a.start = a.code[0]
 	return a
 }
 
-// step is the automaton's transition from state s on byte class c.
+// step is the automaton's transition from state s on byte class c, while building (rows hold
+// state ids then).
 func (a *acAutomaton) step(s int32, c uint8) int32 {
 	for {
 		st := &a.states[s]
@@ -212,9 +239,21 @@ func (a *acAutomaton) step(s int32, c uint8) int32 {
 // scan calls fn for every pattern occurrence in s (a pattern occurring several times is
 // reported several times).
 func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
-	st := int32(0)
+	v := a.start
 	for i := 0; i < len(s); i++ {
-		st = a.step(st, a.classes[s[i]])
+		c := a.classes[s[i]]
+		if v&2 == 0 {
+			v = a.delta[v>>2+int32(c)]
+		} else {
+			v = a.sparseStep(v>>2, c)
+		}
+		if v&1 == 0 {
+			continue
+		}
+		st := v >> 2
+		if v&2 == 0 {
+			st = a.rowState[int(st)/a.nclass]
+		}
 		for o := a.states[st].report; o > 0; o = a.outputs[o].next {
 			x := &a.outputs[o]
 			for k := x.out; k < x.outEnd; k++ {
@@ -224,7 +263,23 @@ func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
 	}
 }
 
+// sparseStep is the transition from sparse state s on class c, as a code.
+func (a *acAutomaton) sparseStep(s int32, c uint8) int32 {
+	for {
+		st := &a.states[s]
+		if st.row >= 0 {
+			return a.delta[st.row+int32(c)]
+		}
+		for k, end := st.kids, a.states[s+1].kids; k < end; k++ {
+			if a.kidClass[k] == c {
+				return a.code[a.kidNext[k]]
+			}
+		}
+		s = st.fail
+	}
+}
+
 // memory is the automaton's approximate size in bytes.
 func (a *acAutomaton) memory() int {
-	return 16*len(a.states) + 12*len(a.outputs) + 4*(len(a.delta)+len(a.kidNext)+len(a.outs)) + len(a.kidClass)
+	return 16*len(a.states) + 12*len(a.outputs) + 4*(len(a.delta)+len(a.code)+len(a.rowState)+len(a.kidNext)+len(a.outs)) + len(a.kidClass)
 }

@@ -2,6 +2,7 @@ package match
 
 import (
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -352,7 +353,7 @@ func clauseScore(c []Atom) int {
 		if a.Numeric {
 			m = min(m, 8) // about as selective as an 8-byte literal
 		} else {
-			m = min(m, len(a.Lit))
+			m = min(m, selectivity(a.Lit))
 		}
 	}
 	return min(m, 24)*1024 - min(len(c), 1023)
@@ -473,63 +474,170 @@ func (in *itemNode) need() Need {
 // regexpLiterals extracts literals one of which every match of the simplified regexp re
 // contains (folded), or nil.
 func regexpLiterals(re *syntax.Regexp) []string {
-	lits := required(re, 0)
-	for _, l := range lits {
-		if len(l) < minAtom {
+	return litsOf(re, 0).literals()
+}
+
+// maxExact bounds the exact sets of regexpLiterals: "[Pp]rogram[Dd]ata" is exactly one of four
+// strings (one folded), "\.[ \"']" one of three.
+const maxExact = 32
+
+// litInfo describes what a regexp node matches, for the prefilter: exactly one of the strings of
+// exact (folded), when exact is set; otherwise one of req occurs in every match (nil: nothing
+// known).
+type litInfo struct {
+	isExact bool
+	exact   []string
+	req     []string
+}
+
+var anything = litInfo{}
+
+func exactly(ss ...string) litInfo { return litInfo{isExact: true, exact: dedupe(ss)} }
+
+func dedupe(ss []string) []string {
+	slices.Sort(ss)
+	return slices.Compact(ss)
+}
+
+// literals turns the info into prefilter literals: nil when some match could contain none long
+// enough.
+func (l litInfo) literals() []string {
+	lits := l.req
+	if l.isExact {
+		lits = l.exact
+	}
+	if len(lits) == 0 {
+		return nil
+	}
+	for _, x := range lits {
+		if len(x) < minAtom {
 			return nil
 		}
 	}
 	return lits
 }
 
-func required(re *syntax.Regexp, depth int) []string {
+func litScore(lits []string) int {
+	if lits == nil {
+		return -1
+	}
+	m := 1 << 30
+	for _, x := range lits {
+		m = min(m, selectivity(x))
+	}
+	return min(m, 24)*1024 - min(len(lits), 1023)
+}
+
+func litsOf(re *syntax.Regexp, depth int) litInfo {
 	if depth > 64 {
-		return nil
+		return anything
 	}
 	switch re.Op {
 	case syntax.OpLiteral:
 		for _, r := range re.Rune {
 			if r == utf8.RuneError {
-				return nil
+				return anything
 			}
 		}
-		return []string{Fold(string(re.Rune))}
+		return exactly(Fold(string(re.Rune)))
+	case syntax.OpCharClass:
+		var ss []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1]-re.Rune[i] >= maxExact {
+				return anything
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if r == utf8.RuneError || len(ss) >= maxExact {
+					return anything
+				}
+				ss = append(ss, Fold(string(r)))
+			}
+		}
+		return exactly(ss...)
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return exactly("")
 	case syntax.OpCapture:
-		return required(re.Sub[0], depth+1)
+		return litsOf(re.Sub[0], depth+1)
+	case syntax.OpQuest:
+		sub := litsOf(re.Sub[0], depth+1)
+		if sub.isExact && len(sub.exact) < maxExact {
+			return exactly(append(sub.exact, "")...)
+		}
+		return anything
 	case syntax.OpPlus:
-		return required(re.Sub[0], depth+1)
+		return litInfo{req: litsOf(re.Sub[0], depth+1).literals()}
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return required(re.Sub[0], depth+1)
+			return litInfo{req: litsOf(re.Sub[0], depth+1).literals()}
 		}
-		return nil
+		return anything
 	case syntax.OpConcat:
+		// Runs of exact parts multiply out while small; each run, and each inexact part,
+		// offers its literals, and the most selective offer wins.
 		var best []string
-		bestScore := -1
-		for _, s := range re.Sub {
-			l := required(s, depth+1)
-			if l == nil {
+		offer := func(lits []string) {
+			if litScore(lits) > litScore(best) {
+				best = lits
+			}
+		}
+		run := []string{""}
+		allExact := true
+		for _, sub := range re.Sub {
+			x := litsOf(sub, depth+1)
+			if x.isExact && len(run)*len(x.exact) <= maxExact {
+				var next []string
+				for _, a := range run {
+					for _, b := range x.exact {
+						next = append(next, a+b)
+					}
+				}
+				run = dedupe(next)
 				continue
 			}
-			sc := 1 << 30
-			for _, x := range l {
-				sc = min(sc, len(x))
-			}
-			if sc > bestScore {
-				best, bestScore = l, sc
+			allExact = false
+			offer(litInfo{isExact: true, exact: run}.literals())
+			if x.isExact {
+				run = x.exact
+			} else {
+				run = []string{""}
+				offer(x.literals())
 			}
 		}
-		return best
+		if allExact {
+			return exactly(run...)
+		}
+		offer(litInfo{isExact: true, exact: run}.literals())
+		return litInfo{req: best}
 	case syntax.OpAlternate:
-		var out []string
-		for _, s := range re.Sub {
-			l := required(s, depth+1)
-			if l == nil {
-				return nil
+		var all []string
+		exact := true
+		for _, sub := range re.Sub {
+			x := litsOf(sub, depth+1)
+			if x.isExact && exact {
+				all = append(all, x.exact...)
+				continue
 			}
-			out = append(out, l...)
+			exact = false
+			lits := x.literals()
+			if lits == nil {
+				return anything
+			}
+			all = append(all, lits...)
 		}
-		return out
+		if exact && len(all) <= maxExact {
+			return exactly(all...)
+		}
+		// Not exact (or too many): every alternative must offer literals.
+		var req []string
+		for _, sub := range re.Sub {
+			lits := litsOf(sub, depth+1).literals()
+			if lits == nil {
+				return anything
+			}
+			req = append(req, lits...)
+		}
+		return litInfo{req: dedupe(req)}
 	}
-	return nil
+	return anything
 }

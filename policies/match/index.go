@@ -219,7 +219,9 @@ func (ix *Index) Candidates(c *Ctx, fn func(rule int)) {
 			if v.kind == vNull || v.kind == vOther {
 				continue
 			}
-			fa.ac.scan(c.folded(v), func(p int32) { mark(fa.patClauses[p]) })
+			for _, p := range c.patternsIn(fa.ac, c.folded(v)) {
+				mark(fa.patClauses[p])
+			}
 		}
 	}
 	for i := range b.nums {
@@ -241,7 +243,9 @@ func (ix *Index) Candidates(c *Ctx, fn func(rule int)) {
 	if fa := b.kw; fa != nil {
 		vals := c.keywordValues()
 		for j := range vals {
-			fa.ac.scan(c.folded(&vals[j]), func(p int32) { mark(fa.patClauses[p]) })
+			for _, p := range c.patternsIn(fa.ac, c.folded(&vals[j])) {
+				mark(fa.patClauses[p])
+			}
 		}
 	}
 	for _, r := range touched {

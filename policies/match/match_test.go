@@ -551,7 +551,16 @@ func TestNeed(t *testing.T) {
 		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    X|gt: 5\n  condition: a or b\n", false, ""},
 		{"  a:\n    Image|endswith: '\\cmd.exe'\n  condition: not a\n", false, ""},
 		{sel("F|re", "'abc[0-9]+defgh'"), true, "defgh"},
-		{sel("F|re", "'(?i)(foo|barbaz)'"), true, "foo|barbaz"},
+		{sel("F|re", "'(?i)(foo|barbaz)'"), true, "barbaz|foo"},
+		// A literal known to be common (".exe") loses to a shorter, rarer one.
+		{sel("Image|endswith", "'g2a*.exe'"), true, "g2a"},
+		{sel("Image|endswith", "['g2a*.exe', '\\cmd.exe']"), true, `g2a|\cmd.exe`},
+		// Small classes and alternations multiply out into exact sets.
+		{sel("F|re", "'[Pp]rogram[Dd]ata'"), true, "programdata"},
+		{sel("F|re", `'\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "'']{1}'`), true, `. |."|.'`},
+		{sel("F|re", "'ab?c'"), true, "abc|ac"},
+		{sel("F|re", "'x[0-9]y'"), true, "x0y|x1y|x2y|x3y|x4y|x5y|x6y|x7y|x8y|x9y"},
+		{sel("F|re", "'x[0-9a-z]y'"), false, ""},
 		{sel("F|re", "'a*'"), false, ""},
 		{sel("F|windash|contains", "' -encodedcommand '"), true, "encodedcommand "},
 		{sel("F|base64offset|contains", "'http'"), true, "ahr0c|h0dh|odhrw"},
