@@ -239,6 +239,12 @@ func (a *acAutomaton) step(s int32, c uint8) int32 {
 // scan calls fn for every pattern occurrence in s (a pattern occurring several times is
 // reported several times).
 func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
+	a.scanUntil(s, func(p int32, _ int) bool { fn(p); return false })
+}
+
+// scanUntil calls fn for the pattern occurrences in s, with the offset of each one's last
+// byte, until fn returns true; it reports whether one did.
+func (a *acAutomaton) scanUntil(s string, fn func(pattern int32, end int) bool) bool {
 	v := a.start
 	for i := 0; i < len(s); i++ {
 		c := a.classes[s[i]]
@@ -257,10 +263,13 @@ func (a *acAutomaton) scan(s string, fn func(pattern int32)) {
 		for o := a.states[st].report; o > 0; o = a.outputs[o].next {
 			x := &a.outputs[o]
 			for k := x.out; k < x.outEnd; k++ {
-				fn(a.outs[k])
+				if fn(a.outs[k], i) {
+					return true
+				}
 			}
 		}
 	}
+	return false
 }
 
 // sparseStep is the transition from sparse state s on class c, as a code.

@@ -109,6 +109,20 @@ func (b *Budget) chargePrefilter(need Need, at sigma.Pos) *compileError {
 	return nil
 }
 
+// tryAccel charges n bytes of an optional accelerating automaton (a litSet) to the prefilter
+// bytes, and reports whether they fit; when they do not, the caller does without.
+func (b *Budget) tryAccel(n int) bool {
+	if b == nil {
+		return true
+	}
+	_, _, _, _, total := b.limits()
+	if b.prefilter+n > total {
+		return false
+	}
+	b.prefilter += n
+	return true
+}
+
 // begin starts a detection.
 func (b *Budget) begin() {
 	if b != nil {

@@ -146,6 +146,9 @@ func (cm *Compiler) item(it *sigma.Item) (node, *compileError) {
 		if !it.Keyword {
 			in.field = cm.Fields.ID(it.Field)
 		}
+		if !in.all {
+			in.fast, in.rest = newLitSet(groups, cm.Budget)
+		}
 		n = in
 	}
 	if it.Has("neq") {
@@ -192,6 +195,10 @@ type itemNode struct {
 	field  int
 	groups [][]cmp
 	all    bool
+	// fast, when set, matches the item's plain literal comparisons at once (an OR item with
+	// many values); rest are its other comparisons.
+	fast *litSet
+	rest []cmp
 }
 
 func (in *itemNode) eval(c *Ctx) bool {
@@ -206,6 +213,23 @@ func (in *itemNode) eval(c *Ctx) bool {
 		vals = e.vals
 	}
 	if len(vals) == 0 {
+		return false
+	}
+	if in.fast != nil {
+		for i := range vals {
+			v := &vals[i]
+			if v.kind == vNull || v.kind == vOther {
+				continue
+			}
+			if in.fast.match(c.folded(v)) {
+				return true
+			}
+			for _, x := range in.rest {
+				if x.match(c, v) {
+					return true
+				}
+			}
+		}
 		return false
 	}
 	for _, g := range in.groups {
