@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -56,6 +57,8 @@ type Config struct {
 	// Rules replaces the built-in fleet rules (tests).
 	Rules fs.FS
 	Now   func() time.Time
+	// OnNew, when set, is called with each fleet finding a pass creates (to forward it).
+	OnNew func(ctx context.Context, f store.Finding)
 }
 
 // Evaluator runs fleet passes.
@@ -68,11 +71,14 @@ type Evaluator struct {
 	macs    map[string]bool
 	now     func() time.Time
 	infoMap map[string]policies.RuleInfo
+	onNew   func(ctx context.Context, f store.Finding)
+	// office guards cidrs and macs, which SetOffice replaces while passes run.
+	officeMu sync.RWMutex
 }
 
 // New loads the fleet rules.
 func New(cfg Config) (*Evaluator, error) {
-	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, infoMap: map[string]policies.RuleInfo{}}
+	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, infoMap: map[string]policies.RuleInfo{}, onNew: cfg.OnNew}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -106,7 +112,17 @@ func New(cfg Config) (*Evaluator, error) {
 			e.uses[info.ID] = info.Uses
 		}
 	}
-	for _, c := range cfg.OfficeCIDRs {
+	if err := e.SetOffice(cfg.OfficeCIDRs, cfg.OfficeGatewayMACs); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SetOffice replaces the office networks (egress CIDRs or addresses, gateway MACs); the next
+// pass leaves hosts behind them out.
+func (e *Evaluator) SetOffice(cidrs, gatewayMACs []string) error {
+	var prefixes []netip.Prefix
+	for _, c := range cidrs {
 		c = strings.TrimSpace(c)
 		if c == "" {
 			continue
@@ -114,26 +130,32 @@ func New(cfg Config) (*Evaluator, error) {
 		if !strings.Contains(c, "/") {
 			a, err := netip.ParseAddr(c)
 			if err != nil {
-				return nil, fmt.Errorf("office network %q: %w", c, err)
+				return fmt.Errorf("office network %q: %w", c, err)
 			}
 			c = netip.PrefixFrom(a, a.BitLen()).String()
 		}
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			return nil, fmt.Errorf("office network %q: %w", c, err)
+			return fmt.Errorf("office network %q: %w", c, err)
 		}
-		e.cidrs = append(e.cidrs, p.Masked())
+		prefixes = append(prefixes, p.Masked())
 	}
-	for _, m := range cfg.OfficeGatewayMACs {
+	macs := map[string]bool{}
+	for _, m := range gatewayMACs {
 		if m = strings.TrimSpace(m); m != "" {
-			e.macs[ingest.NormalizeMAC(m)] = true
+			macs[ingest.NormalizeMAC(m)] = true
 		}
 	}
-	return e, nil
+	e.officeMu.Lock()
+	e.cidrs, e.macs = prefixes, macs
+	e.officeMu.Unlock()
+	return nil
 }
 
 // office names the office network facts place a host behind ("" for none).
 func (e *Evaluator) office(f map[string]any) string {
+	e.officeMu.RLock()
+	defer e.officeMu.RUnlock()
 	if ip, ok := f[ingest.FactEgressIP].(string); ok {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			for _, p := range e.cidrs {
@@ -216,6 +238,9 @@ func (e *Evaluator) Run(ctx context.Context) (int, error) {
 		}
 		if c {
 			created++
+			if e.onNew != nil {
+				e.onNew(ctx, sf)
+			}
 			e.log.Info("fleet finding", "rule", sf.RuleID, "group", sf.Group, "hosts", len(sf.Hosts))
 		}
 	}
