@@ -39,7 +39,9 @@ type Batch struct {
 }
 
 // Len counts the batch's items.
-func (b *Batch) Len() int { return len(b.Events) + len(b.Findings) + len(b.Inventory) + len(b.FleetFacts) }
+func (b *Batch) Len() int {
+	return len(b.Events) + len(b.Findings) + len(b.Inventory) + len(b.FleetFacts)
+}
 
 // BatchResult counts what a batch stored, and what was already there.
 type BatchResult struct {

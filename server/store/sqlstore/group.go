@@ -15,7 +15,7 @@ import (
 // written in one transaction, each inside a savepoint of its own so that one failing batch
 // fails alone. Every caller returns once the transaction holding its batch committed.
 type groupWriter struct {
-	db   *DB
+	db     *DB
 	reqs   chan *groupReq
 	quit   chan struct{}
 	exited chan struct{} // closed when run has returned
