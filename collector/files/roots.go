@@ -98,7 +98,7 @@ func (s *Source) RemoveRoot(dir string) {
 			if s.w != nil {
 				_ = s.w.Remove(p)
 			}
-			delete(s.watched, p)
+			s.unwatchLocked(p)
 		}
 	}
 	for p := range s.pending {
