@@ -14,14 +14,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 	"github.com/vigilhq/vigil/policies"
 )
 
 // importCatalog converts the shared LOLRMM catalog and writes it to a temporary folder.
 func importCatalog(t *testing.T) (*Result, string) {
 	t.Helper()
-	cat, err := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat, err := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestImportHasNoCatalogMistakes(t *testing.T) {
 }
 
 func TestImportDeterministic(t *testing.T) {
-	cat, err := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat, err := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestImportDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat2, _ := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat2, _ := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	b, _ := Convert(cat2)
 	if len(a.Files) != len(b.Files) {
 		t.Fatalf("%d vs %d files", len(a.Files), len(b.Files))
@@ -270,7 +270,7 @@ func TestSummaryListsSkips(t *testing.T) {
 
 // BenchmarkImport measures reading and converting the whole catalog (no writing).
 func BenchmarkImport(b *testing.B) {
-	dir := testdata.Dir(b, "lolrmm", "yaml")
+	dir := shareddata.Dir(b, "lolrmm", "yaml")
 	rules := 0
 	for b.Loop() {
 		cat, err := LoadDir(dir)
