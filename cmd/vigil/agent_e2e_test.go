@@ -560,7 +560,7 @@ func TestAgentE2EFullQueue(t *testing.T) {
 	}
 	wg.Wait()
 	waitUntil(t, 120*time.Second, "the agent dropping", func() bool {
-		return strings.Count(p.out.String(), "finding queued") >= n/2 && dropped(t, a.state) > 0
+		return strings.Count(p.out.String(), "finding queued") >= n/2 && statusHealth(a.state).QueueDropped > 0
 	})
 	srv.start()
 	var got int64
@@ -580,7 +580,7 @@ func TestAgentE2EFullQueue(t *testing.T) {
 		if t.Failed() {
 			return true
 		}
-		return queueItems(a.state) == 0
+		return statusHealth(a.state).QueueItems == 0
 	})
 	if t.Failed() {
 		t.Logf("agent output:\n%s", lastLines(p.out.String(), 40))
@@ -590,7 +590,7 @@ func TestAgentE2EFullQueue(t *testing.T) {
 	if len(fs) >= n+1 || len(fs) < 2 {
 		t.Fatalf("%d findings stored of %d", len(fs), n+1)
 	}
-	if final := dropped(t, a.state); final != got {
+	if final := statusHealth(a.state).QueueDropped; final != got {
 		t.Fatalf("the agent dropped %d, the server shows %d", final, got)
 	}
 }
@@ -612,19 +612,20 @@ func queueItems(state string) int64 {
 	return st.Health.QueueItems
 }
 
-// dropped reads the agent's status file's queue_dropped.
-func dropped(t testing.TB, state string) int64 {
-	b, err := os.ReadFile(filepath.Join(state, "status.json"))
-	if err != nil {
-		return 0
+// e2eHealth is the health in an agent's status file (QueueItems -1 when unreadable).
+type e2eHealth struct {
+	QueueItems   int64 `json:"queue_items"`
+	QueueDropped int64 `json:"queue_dropped"`
+}
+
+func statusHealth(state string) e2eHealth {
+	st := struct {
+		Health e2eHealth `json:"health"`
+	}{Health: e2eHealth{QueueItems: -1}}
+	if b, err := os.ReadFile(filepath.Join(state, "status.json")); err == nil {
+		_ = json.Unmarshal(b, &st)
 	}
-	var st struct {
-		Health struct {
-			QueueDropped int64 `json:"queue_dropped"`
-		} `json:"health"`
-	}
-	_ = json.Unmarshal(b, &st)
-	return st.Health.QueueDropped
+	return st.Health
 }
 
 func lastLines(s string, n int) string {
