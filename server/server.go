@@ -169,6 +169,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
+	offices, err := parsePrefixes(cfg.OfficeCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("server: office networks: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("server")}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
@@ -204,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.auth = auth.NewAuthenticator(st)
 	s.ingest = ingest.New(ingest.Config{Store: st, Logger: cfg.Logger.Named("ingest"), FlushInterval: cfg.FlushInterval})
-	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: cfg.OfficeCIDRs, OfficeGatewayMACs: cfg.OfficeGatewayMACs})
+	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: offices, OfficeGatewayMACs: cfg.OfficeGatewayMACs})
 	if err != nil {
 		return nil, fmt.Errorf("server: fleet rules: %w", err)
 	}
