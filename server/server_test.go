@@ -395,7 +395,9 @@ func TestHostsOnlineOffline(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var d struct {
-			Host   struct{ AgentVersion string `json:"agent_version"` }
+			Host struct {
+				AgentVersion string `json:"agent_version"`
+			}
 			Health *wire.Health
 		}
 		do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/"+on.AgentID, adminToken, nil).decode(t, &d)
