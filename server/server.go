@@ -172,6 +172,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
+	offices, err := parsePrefixes(cfg.OfficeCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("server: office networks: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("server")}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
@@ -210,7 +214,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.ingest = ingest.New(ingest.Config{Store: st, Logger: cfg.Logger.Named("ingest"), FlushInterval: cfg.FlushInterval, Hook: s.batchHook})
-	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: cfg.OfficeCIDRs, OfficeGatewayMACs: cfg.OfficeGatewayMACs,
+	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: offices, OfficeGatewayMACs: cfg.OfficeGatewayMACs,
 		OnNew: s.fleetFinding})
 	if err != nil {
 		return nil, fmt.Errorf("server: fleet rules: %w", err)

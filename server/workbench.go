@@ -111,8 +111,10 @@ func (s *Server) initUI(ctx context.Context) error {
 	return nil
 }
 
+// applyOffice puts the office networks saved in the UI in force, beside those of the
+// configuration.
 func (s *Server) applyOffice(on store.OfficeNetworks) error {
-	return s.fleet.SetOffice(on.CIDRs, on.MACs)
+	return s.fleet.SetOffice(append(append([]string{}, s.cfg.OfficeCIDRs...), on.CIDRs...), append(append([]string{}, s.cfg.OfficeGatewayMACs...), on.MACs...))
 }
 
 func (s *Server) applyRetention(days map[string]int) error {

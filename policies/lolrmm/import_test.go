@@ -206,8 +206,16 @@ func TestImportedRulesMatch(t *testing.T) {
 			[]string{"lolrmm_gotomypc_windows_process"}},
 		{"RustDesk per-user install", proc("windows", map[string]any{"Image": `C:\Users\bob\AppData\Local\rustdesk\rustdesk.exe`}),
 			[]string{"lolrmm_rustdesk_windows_process"}},
-		{"RustDesk rendezvous port", netc(map[string]any{"Image": `C:\Tools\rd.exe`, "DestinationIp": "203.0.113.7", "DestinationPort": 21116}),
+		{"RustDesk rendezvous port", netc(map[string]any{"Image": `C:\Tools\rd.exe`, "Initiated": true, "DestinationIp": "203.0.113.7", "DestinationPort": 21116}),
 			[]string{"lolrmm_rustdesk_network"}},
+		// A port alone does not fire on loopback, without a process, nor for a listener or an
+		// inbound connection on that port.
+		{"RustDesk port on loopback", netc(map[string]any{"Image": `C:\Tools\py.exe`, "Initiated": true, "DestinationIp": "127.0.0.1", "DestinationPort": 21116}), nil},
+		{"RustDesk port on IPv6 loopback", netc(map[string]any{"Image": `C:\Tools\py.exe`, "Initiated": true, "DestinationIp": "::1", "DestinationPort": 21116}), nil},
+		{"RustDesk port, socket without a process", netc(map[string]any{"Initiated": true, "DestinationIp": "203.0.113.7", "DestinationPort": 21116, "State": "TIME_WAIT"}), nil},
+		{"a listener on the RustDesk port", netc(map[string]any{"Image": `C:\Tools\x.exe`, "Initiated": false, "DestinationIp": "0.0.0.0", "DestinationPort": 21116, "State": "LISTEN"}), nil},
+		{"AnyDesk relay host, socket without a process", netc(map[string]any{"DestinationHostname": "relay-0a1b2c3d.net.anydesk.com", "DestinationPort": 443}),
+			[]string{"lolrmm_anydesk_network"}},
 		{"tmate on Linux", proc("linux", map[string]any{"Image": "/usr/bin/tmate"}), []string{"lolrmm_tmate_linux_process"}},
 		{"Windows' own dwm.exe (Teramind's rename target)", proc("windows", map[string]any{"Image": `C:\Windows\System32\dwm.exe`, "OriginalFileName": "dwm.exe"}), nil},
 		{"an installer named setup.exe", proc("windows", map[string]any{"Image": `C:\Users\bob\Downloads\setup.exe`, "OriginalFileName": "setup.exe"}), nil},

@@ -28,6 +28,7 @@ import (
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/server/ingest"
+	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 )
 
@@ -52,8 +53,9 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Logger hclog.Logger
-	// OfficeCIDRs are office egress ranges; OfficeGatewayMACs office routers.
-	OfficeCIDRs, OfficeGatewayMACs []string
+	// OfficeCIDRs are office egress ranges (and VPN exits); OfficeGatewayMACs office routers.
+	OfficeCIDRs       []netip.Prefix
+	OfficeGatewayMACs []string
 	// Rules replaces the built-in fleet rules (tests).
 	Rules fs.FS
 	Now   func() time.Time
@@ -63,22 +65,21 @@ type Config struct {
 
 // Evaluator runs fleet passes.
 type Evaluator struct {
-	st      Store
-	log     hclog.Logger
-	rs      *policies.Ruleset
-	uses    map[string][]string // correlation id -> base rule ids
-	cidrs   []netip.Prefix
-	macs    map[string]bool
-	now     func() time.Time
-	infoMap map[string]policies.RuleInfo
-	onNew   func(ctx context.Context, f store.Finding)
-	// office guards cidrs and macs, which SetOffice replaces while passes run.
+	st    Store
+	log   hclog.Logger
+	rs    *policies.Ruleset
+	uses  map[string][]string // correlation id -> base rule ids
+	cidrs []netip.Prefix
+	macs  map[string]bool
+	now   func() time.Time
+	onNew func(ctx context.Context, f store.Finding)
+	// officeMu guards cidrs and macs, which SetOffice replaces while passes run.
 	officeMu sync.RWMutex
 }
 
 // New loads the fleet rules.
 func New(cfg Config) (*Evaluator, error) {
-	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, infoMap: map[string]policies.RuleInfo{}, onNew: cfg.OnNew}
+	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, onNew: cfg.OnNew}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -93,27 +94,23 @@ func New(cfg Config) (*Evaluator, error) {
 		}
 		rules = sub
 	}
-	rs, problems, err := policies.LoadFS(rules, policies.LoadOptions{})
+	rs, err := policy.LoadStrict(rules)
 	if err != nil {
 		return nil, fmt.Errorf("fleet rules: %w", err)
 	}
-	for _, p := range problems {
-		if !p.Warning {
-			return nil, fmt.Errorf("fleet rules: %s", p.Error())
-		}
-	}
 	e.rs = rs
 	for _, info := range rs.Rules() {
-		e.infoMap[info.ID] = info
-		if info.Name != "" {
-			e.infoMap[info.Name] = info
-		}
 		if info.Kind == "correlation" {
 			e.uses[info.ID] = info.Uses
 		}
 	}
-	if err := e.SetOffice(cfg.OfficeCIDRs, cfg.OfficeGatewayMACs); err != nil {
-		return nil, err
+	for _, p := range cfg.OfficeCIDRs {
+		e.cidrs = append(e.cidrs, p.Masked())
+	}
+	for _, m := range cfg.OfficeGatewayMACs {
+		if m = strings.TrimSpace(m); m != "" {
+			e.macs[ingest.NormalizeMAC(m)] = true
+		}
 	}
 	return e, nil
 }
