@@ -100,17 +100,23 @@ func (u *UI) clusters(ctx context.Context, n int) ([]clusterView, error) {
 			cv.Kind, cv.Value = factLabel(k), val
 		}
 		for _, id := range f.Hosts {
-			if _, ok := names[id]; !ok {
-				names[id] = id
-				if h, err := u.st.Host(ctx, id); err == nil {
-					names[id] = h.Hostname
-				}
-			}
-			cv.Hosts = append(cv.Hosts, hostRef{ID: id, Hostname: names[id]})
+			cv.Hosts = append(cv.Hosts, hostRef{ID: id, Hostname: u.hostname(ctx, names, id)})
 		}
 		out = append(out, cv)
 	}
 	return out, nil
+}
+
+// hostname names a host, remembering names in names (the id when the host is gone).
+func (u *UI) hostname(ctx context.Context, names map[string]string, id string) string {
+	if n, ok := names[id]; ok {
+		return n
+	}
+	names[id] = id
+	if h, err := u.st.Host(ctx, id); err == nil {
+		names[id] = h.Hostname
+	}
+	return names[id]
 }
 
 // fleetKinds are the network facts hosts are grouped by.
@@ -409,13 +415,7 @@ func (u *UI) fleetGroups(ctx context.Context) (map[string][]clusterView, error) 
 		}
 		cv := clusterView{Kind: factLabel(fieldOf(kk.kind)), Value: kk.value}
 		for id := range hs {
-			if _, ok := names[id]; !ok {
-				names[id] = id
-				if h, err := u.st.Host(ctx, id); err == nil {
-					names[id] = h.Hostname
-				}
-			}
-			cv.Hosts = append(cv.Hosts, hostRef{ID: id, Hostname: names[id]})
+			cv.Hosts = append(cv.Hosts, hostRef{ID: id, Hostname: u.hostname(ctx, names, id)})
 		}
 		sort.Slice(cv.Hosts, func(i, j int) bool { return cv.Hosts[i].Hostname < cv.Hosts[j].Hostname })
 		for _, f := range farms {

@@ -111,13 +111,7 @@ func (u *UI) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 			row := suppressionRow{ID: s.ID, Reason: s.Reason, By: s.CreatedBy, Created: s.CreatedAt, Expires: s.ExpiresAt, Hits: s.Hits,
 				Expired: !s.ExpiresAt.After(u.cfg.Now()), FindingID: s.FindingID}
 			if s.Kind == store.SuppressRuleHost {
-				if _, ok := names[s.HostID]; !ok {
-					names[s.HostID] = s.HostID
-					if h, err := u.st.Host(ctx, s.HostID); err == nil {
-						names[s.HostID] = h.Hostname
-					}
-				}
-				row.Scope = fmt.Sprintf("rule %s on %s", s.RuleID, names[s.HostID])
+				row.Scope = fmt.Sprintf("rule %s on %s", s.RuleID, u.hostname(ctx, names, s.HostID))
 			} else {
 				row.Scope = fmt.Sprintf("%s = %s, any host", s.Field, s.Value)
 			}
