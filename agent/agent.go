@@ -164,6 +164,10 @@ func hostFacts(cfg Config) (wire.HostFacts, error) {
 	if _, _, v, err := host.PlatformInformation(); err == nil {
 		f.OSVersion = v
 	}
+	if cfg.MachineID != "" {
+		f.MachineID = cfg.MachineID
+		return f, nil
+	}
 	id, err := machineID(cfg.StateDir)
 	if err != nil {
 		return f, err

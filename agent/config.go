@@ -24,6 +24,9 @@ type Config struct {
 	CAFile string
 	// StateDir holds the enrollment, queue and policy (default DefaultStateDir()).
 	StateDir string
+	// MachineID overrides the OS's machine identifier (machines cloned from one image that
+	// share /etc/machine-id; several agents on one test machine).
+	MachineID string
 	// Rules are local rule files and folders added to the built-in pack and the server's bundle;
 	// Placeholders a YAML file of |expand values.
 	Rules        []string
@@ -72,6 +75,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.CAPin, "ca-pin", "", "the server CA's fingerprint, sha256:<hex>, as `vigil server` prints it")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of the server's CA (instead of --ca-pin)")
 	fs.StringVar(&c.StateDir, "state", DefaultStateDir(), "folder for the enrollment, queue and policy")
+	fs.StringVar(&c.MachineID, "machine-id", "", "this machine's identifier at the server (default: the OS's: /etc/machine-id, IOPlatformUUID, MachineGuid); set it where cloned images share one")
 	fs.StringArrayVar(&c.Rules, "rules", nil, "local rule file or folder, added to the built-in pack and the server's rules (repeatable)")
 	fs.StringVar(&c.Placeholders, "placeholders", "", "YAML file of values for |expand placeholders")
 	fs.IntVar(&c.QueueMaxMB, "queue-max-mb", DefaultQueueMaxMB, "cap of the on-disk queue in MiB; the oldest items are dropped (and counted) beyond it")
@@ -92,6 +96,13 @@ func (c *Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir()
+	}
+	if c.MachineID != "" {
+		id, err := cleanID(c.MachineID)
+		if err != nil || len(id) > 128 {
+			return fmt.Errorf("machine-id %q: want 1 to 128 characters, not all zeros", c.MachineID)
+		}
+		c.MachineID = id
 	}
 	if c.QueueMaxMB == 0 {
 		c.QueueMaxMB = DefaultQueueMaxMB
