@@ -316,7 +316,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 	})
 	t.Run("loopback VNC behind ssh -R", func(t *testing.T) {
-		sshd := startSSHD(t)
+		sshd := rdservers.StartSSHD(t)
 		vncPort := rdservers.FreePort(t)
 		p := copyExe(t, x11vnc, filepath.Join(dir, "colord-helper"))
 		start := time.Now()
@@ -327,7 +327,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 		relay := rdservers.FreePort(t)
 		start = time.Now()
-		sshd.reverse(t, relay, vncPort)
+		sshd.Reverse(t, relay, vncPort)
 		lat.add(t, "ssh -R to the loopback VNC server", "remote_access_rd_reverse_tunnel_beside_listener", "high",
 			ls.caught(t, start, "remote_access_rd_reverse_tunnel_beside_listener", "high", func(map[string]any) bool { return true }))
 		// A session through the tunnel: the relay end (sshd's forwarded port) carries it to ssh,
@@ -380,59 +380,4 @@ func dialRFB(t *testing.T, addr string) net.Conn {
 	}
 	t.Fatalf("no RFB greeting through %s within 30 s", addr)
 	return nil
-}
-
-// sshd is an OpenSSH server on loopback that the test starts, with its own host key and a key
-// for root.
-type sshd struct {
-	port      int
-	key, conf string
-}
-
-func startSSHD(t *testing.T) *sshd {
-	t.Helper()
-	bin := rdservers.Need(t, "sshd")
-	keygen := rdservers.Need(t, "ssh-keygen")
-	rdservers.Need(t, "ssh")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"host", "client"} {
-		if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-	}
-	pub, err := os.ReadFile(filepath.Join(dir, "client.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &sshd{port: rdservers.FreePort(t), key: filepath.Join(dir, "client"), conf: filepath.Join(dir, "sshd_config")}
-	conf := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"+
-		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nGatewayPorts no\nAllowTcpForwarding yes\n"+
-		"PidFile %s\nStrictModes no\n", s.port, filepath.Join(dir, "host"), auth, filepath.Join(dir, "sshd.pid"))
-	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := rdservers.Start(t, bin, "-D", "-e", "-f", s.conf)
-	rdservers.WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(s.port))
-	return s
-}
-
-// reverse runs `ssh -N -R relay:127.0.0.1:target` to the server, as a laptop-farm operator
-// would to a relay host, and waits until the forwarded port listens.
-func (s *sshd) reverse(t *testing.T, relay, target int) *rdservers.Proc {
-	t.Helper()
-	p := rdservers.Start(t, rdservers.Need(t, "ssh"), "-N", "-R", fmt.Sprintf("%d:127.0.0.1:%d", relay, target),
-		"-p", strconv.Itoa(s.port), "-i", s.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "root@127.0.0.1")
-	rdservers.WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(relay))
-	return p
 }

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/vigilhq/vigil/internal/rdservers"
+	"github.com/vigilhq/vigil/internal/devworkload"
+	"github.com/vigilhq/vigil/internal/stick"
 )
 
 func mustRun(t *testing.T, dir, name string, args ...string) {
@@ -40,7 +39,7 @@ func TestScanCatchesHiddenStaging(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the process connector and a loop-mounted stick")
 	}
-	home := homeLikeDir(t)
+	home := devworkload.HomeLikeDir(t)
 	hidden := filepath.Join(home, ".cache", ".t")
 	src := filepath.Join(home, "src")
 	for _, d := range []string{hidden, src} {
@@ -102,7 +101,10 @@ func TestScanCatchesHiddenStaging(t *testing.T) {
 		if err := os.Mkdir(mp, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		fstype := mountStick(t, mp)
+		fstype, err := stick.Mount(t, mp, 64<<20)
+		if err != nil {
+			t.Skip(err)
+		}
 		ls.wait(t, "the stick's removable_media event", func(l *e2eLine) bool {
 			return l.Category == "removable_media" && l.Fields["MountPoint"] == mp && l.Fields["Reason"] == "fs-type" && l.Fields["FsType"] == fstype
 		})
@@ -168,40 +170,4 @@ func randomData(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// mountStick formats a 64 MiB image and mounts it on mp as a USB stick would be: vfat through a
-// loop device, or, on a kernel without vfat, NTFS through ntfs-3g (which the kernel shows as
-// fuseblk). It returns the file-system type mountinfo shows, and skips when neither works here.
-func mountStick(t *testing.T, mp string) string {
-	t.Helper()
-	img := filepath.Join(t.TempDir(), "stick.img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if b, _ := os.ReadFile("/proc/filesystems"); strings.Contains(string(b), "\tvfat\n") {
-		mustRun(t, "", rdservers.Need(t, "mkfs.vfat"), "-n", "STICK", img)
-		if out, err := exec.Command("mount", "-o", "loop", "-t", "vfat", img, mp).CombinedOutput(); err != nil {
-			t.Skipf("loop mount refused here: %v %s", err, out)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(mp, unix.MNT_DETACH) })
-		return "vfat"
-	}
-	mustRun(t, "", rdservers.Need(t, "mkntfs"), "-F", "-Q", "-q", "-L", "STICK", img)
-	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("losetup refused here: %v: %s", err, out)
-	}
-	loop := strings.TrimSpace(string(out))
-	t.Cleanup(func() { _ = exec.Command("losetup", "-d", loop).Run() })
-	if out, err := exec.Command(rdservers.Need(t, "ntfs-3g"), loop, mp).CombinedOutput(); err != nil {
-		t.Skipf("ntfs-3g mount refused here: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(mp, unix.MNT_DETACH) })
-	return "fuseblk"
 }
