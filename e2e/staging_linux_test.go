@@ -80,36 +80,51 @@ func TestStaging(t *testing.T) {
 	at := step("a 290 MB export written beside them", copied)
 	sevenZ := filepath.Join(hidden, "q3.7z")
 	run(t, hidden, "7z", "a", "-bd", "-y", "-pS3cr3t-e2e", "-mhe=on", "-mx=1", sevenZ, "src")
+	sevenStart := at
 	at = step("the password-protected 7z made", at)
+	sevenEnd := at
 	zipped := filepath.Join(hidden, "q3.zip")
 	run(t, hidden, "zip", "-q", "-r", "-0", zipped, "src", filepath.Base(export))
 	if st, err := os.Stat(zipped); err != nil || st.Size() < 300<<20 {
 		t.Fatalf("the zip: %v (want at least 300 MB)", err)
 	}
 	at = step("the 300 MB zip made", at)
-	run(t, hidden, "cp", sevenZ, zipped, mp)
+	run(t, hidden, "cp", sevenZ, mp)
+	run(t, "", "sync", "-f", filepath.Join(mp, "q3.7z"))
+	sevenCopied := step("the 7z copied to the stick", at)
+	run(t, hidden, "cp", zipped, mp)
 	run(t, "", "sync", "-f", filepath.Join(mp, "q3.zip"))
-	last := step("both copied to the stick", at)
+	last := step("the zip copied to the stick", sevenCopied)
 
 	under := func(dir string) func(Event) bool {
 		return func(ev Event) bool { return strings.HasPrefix(ev.Str("TargetFilename"), dir+"/") || ev.Str("TargetFilename") == dir }
 	}
-	type want struct{ what, rule, level string; evidence func(Event) bool }
+	// Each finding's latency is from the step that completes it: the 7z's start (its command
+	// line), the 7z's end (the archive closed), the copy to the stick's end.
+	type want struct {
+		what, rule, level string
+		evidence          func(Event) bool
+		since             time.Time
+		from              string
+	}
 	for _, w := range []want{
-		// staging_files_gathered (2,000 files in the hidden folder) raises no finding of its own:
-		// it is the first step of these two.
-		{"files gathered in the hidden folder, then a password-protected archive", "staging_gather_then_encrypted_archive", "high", under(hidden)},
-		{"files gathered in the hidden folder, then an archive", "staging_gather_then_archive", "medium", under(hidden)},
-		{"password-protected 7z written", "staging_archive_encrypted_file", "medium", under(sevenZ)},
-		{"7z run with a password", "staging_archive_password_cli", "medium", func(ev Event) bool { return strings.Contains(ev.Str("CommandLine"), sevenZ) }},
-		{"archives copied to the stick", "staging_archive_removable", "medium", under(mp)},
-		{"password-protected archive copied to the stick", "staging_archive_encrypted_removable", "high", under(mp)},
+		{"7z run with a password", "staging_archive_password_cli", "medium",
+			func(ev Event) bool { return strings.Contains(ev.Str("CommandLine"), sevenZ) }, sevenStart, "the 7z started"},
+		{"password-protected 7z written", "staging_archive_encrypted_file", "medium", under(sevenZ), sevenEnd, "the 7z ended"},
+		// staging_files_gathered (2,000 files in the hidden folder) raises no finding of its
+		// own: it is the first step of these two.
+		{"files gathered in the hidden folder, then a password-protected archive", "staging_gather_then_encrypted_archive", "high",
+			under(hidden), sevenEnd, "the 7z ended"},
+		{"files gathered in the hidden folder, then an archive (the zip on the stick)", "staging_gather_then_archive", "medium",
+			under(hidden), last, "the copy of the zip ended"},
+		{"archive copied to the stick", "staging_archive_removable", "medium", under(mp), last, "the copy of the zip ended"},
+		{"password-protected archive copied to the stick", "staging_archive_encrypted_removable", "high", under(mp), sevenCopied, "the copy of the 7z ended"},
 	} {
-		got := agent.Await(t, last, 60*time.Second, w.rule+" ("+w.what+")", Rule(w.rule, w.evidence))
+		got := agent.Await(t, w.since, 60*time.Second, w.rule+" ("+w.what+")", Rule(w.rule, w.evidence))
 		if got.Finding.Level != w.level {
 			t.Errorf("%s at %s, want %s", w.rule, got.Finding.Level, w.level)
 		}
-		Record(t, "staging", w.what+" -> "+w.rule, got.Latency, w.level+"; from the copy to the stick; goal 5 s")
+		Record(t, "staging", w.what+" -> "+w.rule, got.Latency, w.level+"; from when "+w.from+"; goal 5 s")
 	}
 }
 

@@ -48,10 +48,20 @@ func HomeLikeDir(t testing.TB) string {
 	return home
 }
 
-// Env is the environment of the workload's commands: HOME is the home-like folder, so Go's and
-// npm's caches and git's config land where a developer's do (caches in excluded trees), and
-// nothing reaches the network.
+// Env is the environment of the workload's commands: HOME is the home-like folder, so npm's
+// cache and git's config land where a developer's do (caches in excluded trees), and nothing
+// reaches the network. Go's build cache is this machine's when it has one, warm as a
+// developer's is (a cold one rebuilds the standard library: minutes on a busy machine), else
+// one in the home folder.
 func Env(home string) []string {
+	gocache := filepath.Join(home, ".cache", "go-build")
+	if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); filepath.IsAbs(dir) {
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				gocache = dir
+			}
+		}
+	}
 	keep := []string{}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -64,7 +74,7 @@ func Env(home string) []string {
 	}
 	return append(keep,
 		"HOME="+home,
-		"GOCACHE="+filepath.Join(home, ".cache", "go-build"),
+		"GOCACHE="+gocache,
 		"GOPATH="+filepath.Join(home, "go"),
 		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
 		"npm_config_cache="+filepath.Join(home, ".npm"),
