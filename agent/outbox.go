@@ -15,7 +15,7 @@ import (
 
 // outboxSize bounds the items waiting for the queue writer; beyond it items are dropped and
 // counted (Health.EventsDropped), so a stalled disk never stalls the collectors.
-const outboxSize = 16384
+const outboxSize = 4096
 
 // recentEvents is how many evidence event ids the outbox remembers having queued, so an event
 // behind several findings is queued once.
