@@ -95,7 +95,7 @@ func BenchmarkAgentIdle(b *testing.B) {
 	srv := newE2EServer(b, "")
 	a := newE2EAgent(b, srv)
 	quiet := b.TempDir()
-	a.extra = []string{"--only", "host,process,netconn,usb,display,media,files", "--files-root", quiet}
+	a.only, a.extra = "", []string{"--files-root", quiet}
 	p := a.run()
 	waitReady(b, p)
 	time.Sleep(30 * time.Second) // past the start-up scan
@@ -125,7 +125,7 @@ func BenchmarkAgentBurst(b *testing.B) {
 	srv := newE2EServer(b, "")
 	a := newE2EAgent(b, srv)
 	watched := b.TempDir()
-	a.extra = []string{"--only", "host,process,netconn,usb,display,media,files", "--files-root", watched}
+	a.only, a.extra = "", []string{"--files-root", watched}
 	p := a.run()
 	waitReady(b, p)
 	time.Sleep(15 * time.Second)

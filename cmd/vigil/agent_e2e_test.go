@@ -262,12 +262,13 @@ type e2eAgent struct {
 	state string
 	rules string
 	tool  string
+	only  string // --only (default process; "" runs every collector)
 	extra []string
 }
 
 func newE2EAgent(t testing.TB, srv *e2eServer, extra ...string) *e2eAgent {
 	dir := t.TempDir()
-	a := &e2eAgent{t: t, srv: srv, state: filepath.Join(dir, "state"), rules: filepath.Join(dir, "rules.yml"), tool: filepath.Join(dir, "bin", "vigil-e2e-tool"), extra: extra}
+	a := &e2eAgent{t: t, srv: srv, state: filepath.Join(dir, "state"), rules: filepath.Join(dir, "rules.yml"), tool: filepath.Join(dir, "bin", "vigil-e2e-tool"), only: "process", extra: extra}
 	if err := os.WriteFile(a.rules, []byte(e2eToolRule), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +291,12 @@ func newE2EAgent(t testing.TB, srv *e2eServer, extra ...string) *e2eAgent {
 
 // run starts an agent process.
 func (a *e2eAgent) run() *proc {
-	args := append([]string{"agent", "run", "--server", a.srv.url, "--ca-pin", a.srv.pin, "--enroll-secret", e2eSecret,
-		"--state", a.state, "--rules", a.rules, "--only", "process", "--log-level", "info"}, a.extra...)
+	args := []string{"agent", "run", "--server", a.srv.url, "--ca-pin", a.srv.pin, "--enroll-secret", e2eSecret,
+		"--state", a.state, "--rules", a.rules, "--log-level", "info"}
+	if a.only != "" {
+		args = append(args, "--only", a.only)
+	}
+	args = append(args, a.extra...)
 	return startProc(a.t, args...)
 }
 
@@ -593,23 +598,6 @@ func TestAgentE2EFullQueue(t *testing.T) {
 	if final := statusHealth(a.state).QueueDropped; final != got {
 		t.Fatalf("the agent dropped %d, the server shows %d", final, got)
 	}
-}
-
-// queueItems reads the agent's status file's queue_items (-1 when unreadable).
-func queueItems(state string) int64 {
-	b, err := os.ReadFile(filepath.Join(state, "status.json"))
-	if err != nil {
-		return -1
-	}
-	var st struct {
-		Health struct {
-			QueueItems int64 `json:"queue_items"`
-		} `json:"health"`
-	}
-	if json.Unmarshal(b, &st) != nil {
-		return -1
-	}
-	return st.Health.QueueItems
 }
 
 // e2eHealth is the health in an agent's status file (QueueItems -1 when unreadable).

@@ -51,7 +51,7 @@ Nothing leaves this machine: the server listens on loopback only.`,
 	fl.StringVar(&f.data, "data", "vigil-demo", "folder for the server's store and the agent's state")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "loopback address the server listens on (port 0: any free port)")
 	fl.StringArrayVar(&f.rules, "rules", nil, "extra local rule file or folder for the agent (repeatable)")
-	fl.StringSliceVar(&f.only, "only", nil, "run only these collectors (host, process, netconn, usb, display, media, files)")
+	fl.StringSliceVar(&f.only, "only", nil, "run only these collectors (host, process, imageload, netconn, usb, display, media, files)")
 	fl.StringArrayVar(&f.fileRoots, "files-root", nil, "folder the file collector watches (repeatable; default: homes and temp folders)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on standard error (trace, debug, info, warn, error)")
 	return cmd
