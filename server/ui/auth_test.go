@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -200,4 +201,99 @@ func TestLoginLimiterWindow(t *testing.T) {
 	if l.blocked("1.1.1.1", "eve") != 0 {
 		t.Error("still blocked after the window")
 	}
+}
+
+func TestDestinationsForm(t *testing.T) {
+	tu := newTestUI(t, "")
+	got := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 4096)
+		n, _ := r.Body.Read(b)
+		got <- string(b[:n])
+	}))
+	defer hook.Close()
+	form := url.Values{"name": {"slack-soc"}, "type": {"webhook"}, "format": {"slack"}, "url": {hook.URL}, "enabled": {"1"}, "min_level": {"high"}, "rules": {"vigil-kvm-*, vigil-farm-*"}}
+	if w := tu.request("POST", "/settings/destinations", auth.RoleAdmin, form, false); w.Code != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", w.Code, w.Body.String())
+	}
+	cfgs, err := Destinations(context.Background(), tu.st)
+	if err != nil || len(cfgs) != 1 || cfgs[0].Format != "slack" || cfgs[0].Filter.MinLevel != "high" || len(cfgs[0].Filter.Rules) != 2 {
+		t.Fatalf("saved: %+v %v", cfgs, err)
+	}
+	if w := tu.request("POST", "/settings/destinations/slack-soc/test", auth.RoleAdmin, url.Values{}, false); w.Code != http.StatusSeeOther {
+		t.Fatalf("test: %d", w.Code)
+	}
+	if body := <-got; !strings.Contains(body, `"text"`) || !strings.Contains(body, "Vigil test alert") {
+		t.Errorf("test alert body %s", body)
+	}
+	if w := tu.request("GET", "/settings/destinations", auth.RoleAdmin, nil, false); !strings.Contains(w.Body.String(), "slack-soc") || !strings.Contains(w.Body.String(), "high and above") {
+		t.Errorf("destinations tab does not list it")
+	}
+	bad := url.Values{"name": {"x"}, "type": {"syslog"}, "network": {"udp"}, "address": {"no-port"}}
+	if w := tu.request("POST", "/settings/destinations", auth.RoleAdmin, bad, false); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "address") {
+		t.Errorf("invalid destination: %d", w.Code)
+	}
+	if w := tu.request("POST", "/settings/destinations/slack-soc/delete", auth.RoleAdmin, url.Values{}, false); w.Code != http.StatusSeeOther {
+		t.Fatalf("delete: %d", w.Code)
+	}
+	if cfgs, _ := Destinations(context.Background(), tu.st); len(cfgs) != 0 {
+		t.Errorf("after delete: %+v", cfgs)
+	}
+	entries, _, _ := tu.st.ListAudit(context.Background(), store.AuditFilter{Target: "slack-soc"})
+	if len(entries) != 3 {
+		t.Errorf("%d audit entries for the destination, want 3 (save, test, delete)", len(entries))
+	}
+}
+
+func TestRulesForms(t *testing.T) {
+	tu := newTestUI(t, "")
+	ctx := context.Background()
+	rule := "title: Corp VNC\nid: 5a0f4e0e-7d55-4d6a-9a8b-2f0f7c1d1e01\nstatus: experimental\nauthor: alice\nlogsource:\n  category: process_creation\n  product: linux\ndetection:\n  sel:\n    Image|endswith: /x11vnc\n  condition: sel\nlevel: high\n"
+	w := tu.request("POST", "/rules/new", auth.RoleAdmin, url.Values{"name": {"corp_vnc.yml"}, "content": {rule}, "comment": {"first"}}, false)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", w.Code, w.Body.String())
+	}
+	if v, err := tu.st.CurrentPolicyVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("policy version after saving: %d %v", v, err)
+	}
+	// a file that does not load is refused with its line, nothing rolled out
+	w = tu.request("POST", "/rules/new", auth.RoleAdmin, url.Values{"name": {"broken.yml"}, "content": {"title: x\ndetection:\n  condition: nope\n"}}, false)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "broken.yml:") || !strings.Contains(w.Body.String(), "Nothing was rolled out") {
+		t.Errorf("broken rule: %d", w.Code)
+	}
+	if v, _ := tu.st.CurrentPolicyVersion(ctx); v != 1 {
+		t.Errorf("a refused rule published version %d", v)
+	}
+	// an analyst may not change rules
+	if w := tu.request("POST", "/rules/new", auth.RoleAnalyst, url.Values{"name": {"x.yml"}, "content": {rule}}, false); w.Code != http.StatusForbidden {
+		t.Errorf("analyst saving a rule: %d", w.Code)
+	}
+	// a built-in rule off and on again, each a new version
+	id := "138e105a-88e3-469b-9820-eda109d00630"
+	if w := tu.request("POST", "/rules/builtin/"+id+"/disable", auth.RoleAdmin, url.Values{}, false); w.Code != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", w.Code, w.Body.String())
+	}
+	if d, _ := tu.st.DisabledBuiltins(ctx); len(d) != 1 || d[0] != id {
+		t.Errorf("disabled: %v", d)
+	}
+	if w := tu.request("GET", "/rules/builtin/"+id, auth.RoleViewer, nil, false); !strings.Contains(w.Body.String(), "disabled") {
+		t.Errorf("built-in rule page does not say it is disabled")
+	}
+	if v, _ := tu.st.CurrentPolicyVersion(ctx); v != 2 {
+		t.Errorf("version after disabling: %d", v)
+	}
+	// test against sample events
+	req := httptest.NewRequest("POST", "/rules/test", strings.NewReader(`{"content": `+jsonString(rule)+`, "events": `+jsonString(sampleEvents+"\n"+`{"id":"s2","time":"2026-12-01T10:00:01Z","category":"process_creation","product":"linux","fields":{"Image":"/usr/bin/ls"}}`)+`}`))
+	req.Header.Set("X-CSRF-Token", tu.sessions[auth.RoleViewer].csrf)
+	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: tu.sessions[auth.RoleViewer].token})
+	rw := httptest.NewRecorder()
+	tu.ui.Handler().ServeHTTP(rw, req)
+	if !strings.Contains(rw.Body.String(), "2 events, 1 match") || !strings.Contains(rw.Body.String(), "5a0f4e0e") {
+		t.Errorf("rule test: %s", rw.Body.String())
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
