@@ -37,14 +37,18 @@ const (
 	e2eSecret     = "vge_e2e-enroll-secret-0123456789abcdef"
 )
 
-var e2eToolRule = `title: Vigil end-to-end test tool started
+// e2eToolRule matches the test tool at this path only: the tests' tools run on a machine other
+// sessions share, where another copy of these tests may start its own.
+func e2eToolRule(path string) string {
+	return `title: Vigil end-to-end test tool started
 id: ` + e2eToolRuleID + `
 level: high
 logsource: {category: process_creation}
 detection:
-  sel: {Image|endswith: /vigil-e2e-tool}
+  sel: {Image: '` + path + `'}
   condition: sel
 `
+}
 
 var (
 	binOnce sync.Once
@@ -269,7 +273,7 @@ type e2eAgent struct {
 func newE2EAgent(t testing.TB, srv *e2eServer, extra ...string) *e2eAgent {
 	dir := t.TempDir()
 	a := &e2eAgent{t: t, srv: srv, state: filepath.Join(dir, "state"), rules: filepath.Join(dir, "rules.yml"), tool: filepath.Join(dir, "bin", "vigil-e2e-tool"), only: "process", extra: extra}
-	if err := os.WriteFile(a.rules, []byte(e2eToolRule), 0o600); err != nil {
+	if err := os.WriteFile(a.rules, []byte(e2eToolRule(a.tool)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sleep, err := exec.LookPath("sleep")
