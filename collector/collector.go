@@ -8,6 +8,8 @@ package collector
 import (
 	"context"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -30,4 +32,13 @@ type Source interface {
 	Name() string
 	Snapshot(ctx context.Context, emit Emit) error
 	Run(ctx context.Context, emit Emit) error
+}
+
+// Logger is a source's logger: l as the caller named it (the suite names each source's), or
+// one that discards when l is nil.
+func Logger(l hclog.Logger) hclog.Logger {
+	if l == nil {
+		return hclog.NewNullLogger()
+	}
+	return l
 }

@@ -103,6 +103,11 @@ func (e *Engine) Process(ev *event.Event, emit func(*Finding)) {
 	e.emit = nil
 }
 
+// Matches returns how many rules the last Process call matched, silent ones (those that only
+// feed correlations) included. The agent keeps such events as evidence for the correlation
+// findings they may lead to.
+func (e *Engine) Matches() int { return len(e.matched) }
+
 // Flush ends the input: correlation windows still open are judged (e.g. lt/lte conditions) and
 // their findings emitted. The engine can take more input afterwards.
 func (e *Engine) Flush(emit func(*Finding)) {

@@ -427,3 +427,45 @@ func TestEnginesShareRuleset(t *testing.T) {
 		}
 	}
 }
+
+// Matches counts silent rules too: their events are evidence for correlations to come.
+func TestEngineMatches(t *testing.T) {
+	rs := mustParse(t, baseRules, bruteForce5)
+	eng, err := NewEngine(rs, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	eng.Process(logon(0, 4625, "alice"), func(*Finding) { n++ })
+	if eng.Matches() != 1 || n != 0 {
+		t.Fatalf("silent base rule: %d matches, %d findings", eng.Matches(), n)
+	}
+	eng.Process(logon(1, 1, "alice"), func(*Finding) { n++ })
+	if eng.Matches() != 0 {
+		t.Fatalf("unmatched event: %d matches", eng.Matches())
+	}
+}
+
+func TestWithout(t *testing.T) {
+	rs := mustParse(t, baseRules, bruteForce5)
+	n := rs.Len()
+	// By id: the correlation goes, its base rule speaks for itself again.
+	less, problems := rs.Without([]string{"22222222-0000-4000-8000-000000000001"})
+	if len(problems) != 0 || less.Len() != n-1 || rs.Len() != n {
+		t.Fatalf("without the correlation: %d of %d, problems %v", less.Len(), n, problems)
+	}
+	if got := titles(run(t, less, logon(0, 4625, "alice"))); got != "Failed logon" {
+		t.Fatalf("findings %q", got)
+	}
+	// By name: the correlation's base rule goes, so the correlation is refused with a problem.
+	less, problems = rs.Without([]string{"failed_logon"})
+	if len(problems) == 0 {
+		t.Fatal("a correlation left without its rule raised no problem")
+	}
+	if got := titles(run(t, less, logon(0, 4625, "alice"))); got != "" {
+		t.Fatalf("findings %q", got)
+	}
+	if same, _ := rs.Without(nil); same != rs {
+		t.Fatal("Without(nil) rebuilt the set")
+	}
+}

@@ -45,6 +45,7 @@ type ruleEntry struct {
 	m       *match.Matcher
 	filters []*filterEntry
 	silent  bool // referenced by correlations, none with generate: true
+	builtin bool
 	key     string
 }
 
@@ -55,9 +56,10 @@ type filterEntry struct {
 }
 
 type corrEntry struct {
-	ast    *sigma.Correlation
-	silent bool
-	key    string
+	ast     *sigma.Correlation
+	silent  bool
+	builtin bool
+	key     string
 }
 
 // LoadPaths loads rule files and folders (recursively: *.yml and *.yaml, skipping test-case
@@ -237,14 +239,14 @@ func build(src []source) (*Ruleset, []Problem) {
 			if !claim(&r.Meta, r.File, r.Pos) {
 				continue
 			}
-			rs.rules = append(rs.rules, &ruleEntry{ast: r, m: m, key: ruleKey(&r.Meta, r.File, r.Pos)})
+			rs.rules = append(rs.rules, &ruleEntry{ast: r, m: m, key: ruleKey(&r.Meta, r.File, r.Pos), builtin: s.opts.builtin})
 			rs.src = append(rs.src, s)
 		case s.corr != nil:
 			c := s.corr
 			if !claim(&c.Meta, c.File, c.Pos) {
 				continue
 			}
-			rs.corrs = append(rs.corrs, &corrEntry{ast: c, key: ruleKey(&c.Meta, c.File, c.Pos)})
+			rs.corrs = append(rs.corrs, &corrEntry{ast: c, key: ruleKey(&c.Meta, c.File, c.Pos), builtin: s.opts.builtin})
 			rs.src = append(rs.src, s)
 		case s.filter != nil:
 			filterSrc = append(filterSrc, s)
@@ -293,12 +295,12 @@ func build(src []source) (*Ruleset, []Problem) {
 	problems = append(problems, rs.linkCorrelations(ruleBy, corrBy)...)
 	for _, r := range rs.rules {
 		info := infoOf(&r.ast.Meta, r.key, r.ast.Logsource, r.ast.File, r.ast.Line, "rule", "")
-		info.Silent = r.silent
+		info.Silent, info.Builtin = r.silent, r.builtin
 		rs.infos = append(rs.infos, info)
 	}
 	for _, c := range rs.corrs {
 		info := infoOf(&c.ast.Meta, c.key, sigma.Logsource{}, c.ast.File, c.ast.Line, "correlation", c.ast.Type)
-		info.Silent = c.silent
+		info.Silent, info.Builtin = c.silent, c.builtin
 		rs.infos = append(rs.infos, info)
 	}
 	for i, c := range rs.corrs {
@@ -544,4 +546,32 @@ func (rs *Ruleset) buildIndex() *match.Index {
 		rs.index = match.NewIndex(ir)
 	})
 	return rs.index
+}
+
+// Without returns a new Ruleset without the rules and correlations whose id or name is in ids
+// (a policy bundle's Disabled list). A correlation that referenced a removed rule is refused
+// as on any load, with a problem saying so.
+func (rs *Ruleset) Without(ids []string) (*Ruleset, []Problem) {
+	if len(ids) == 0 {
+		return rs, nil
+	}
+	off := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		off[id] = true
+	}
+	var src []source
+	for _, s := range rs.src {
+		var m *sigma.Meta
+		switch {
+		case s.rule != nil:
+			m = &s.rule.Meta
+		case s.corr != nil:
+			m = &s.corr.Meta
+		}
+		if m != nil && (off[m.ID] || (m.Name != "" && off[m.Name])) {
+			continue
+		}
+		src = append(src, s)
+	}
+	return build(src)
 }

@@ -63,7 +63,9 @@ func Load(spec LoadSpec) (*Ruleset, []Problem, error) {
 		sets, problems = append(sets, rs), append(problems, p...)
 	}
 	if spec.Builtin {
-		rs, p, err := LoadFS(BuiltinFS(), opts)
+		bopts := opts
+		bopts.builtin = true
+		rs, p, err := LoadFS(BuiltinFS(), bopts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("built-in rules: %w", err)
 		}

@@ -61,6 +61,18 @@ func TestLoad(t *testing.T) {
 		if rs.Len() != 3+builtin.Len() {
 			t.Errorf("%d rules, want 3 + %d", rs.Len(), builtin.Len())
 		}
+		mine := 0
+		for _, ri := range rs.Rules() {
+			if !ri.Builtin {
+				mine++
+				if ri.File != rules {
+					t.Errorf("%s (%s) is not marked built-in", ri.Title, ri.File)
+				}
+			}
+		}
+		if mine != 3 {
+			t.Errorf("%d rules not built-in, want 3", mine)
+		}
 	})
 	t.Run("placeholders file", func(t *testing.T) {
 		_, problems, err := Load(LoadSpec{Paths: []string{expand}})

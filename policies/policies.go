@@ -16,6 +16,8 @@ import (
 type LoadOptions struct {
 	// Placeholders holds the values of |expand %name% placeholders, by name (without the %).
 	Placeholders map[string][]string
+
+	builtin bool // the documents are the built-in pack's (Load sets it)
 }
 
 // Problem is a refused rule or document, or (Warning) an accepted one with a note.
@@ -62,6 +64,8 @@ type RuleInfo struct {
 	// Silent is true for a rule or correlation that emits no finding of its own because the
 	// active correlations referencing it all have generate: false.
 	Silent bool
+	// Builtin is true for the built-in pack's rules, as loaded by Load with LoadSpec.Builtin.
+	Builtin bool
 }
 
 // Finding is one detection: a rule match or a correlation firing.

@@ -17,7 +17,8 @@ func newPolicyCmd() *cobra.Command {
 		Use:   "policy",
 		Short: "Check, test and run Sigma detection rules",
 		Long: `Tools for detection engineers: check Sigma rule files, run rule test cases, and evaluate rules
-over events. docs/policies.md documents the engine's semantics and the test-case format.`,
+over events. docs/policy-tools.md describes these commands and the test-case format;
+docs/policies.md the engine's semantics.`,
 	}
 	for _, add := range policySubcommands {
 		cmd.AddCommand(add())

@@ -18,8 +18,9 @@ func newPolicyLintCmd() *cobra.Command {
 		Use:   "lint PATH...",
 		Short: "Check rule files and folders; print every problem as file:line: message",
 		Long: `Parses every Sigma rule file (*.yml, *.yaml) under the given files and folders, and every test-case
-file (*.test.yml), and prints each problem as file:line: message. Exit status 1 when there is an
-error (or, with --strict, a warning too), 0 otherwise.`,
+file (*.test.yml), and prints each problem as file:line: message. Exit status 0 when there is no
+problem; 1 when there is an error (or, with --strict, a warning too); 2 when a path or the
+placeholders file cannot be read. docs/policy-tools.md describes the command.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec := ph.spec(args, false)
@@ -35,8 +36,14 @@ error (or, with --strict, a warning too), 0 otherwise.`,
 			out := cmd.OutOrStdout()
 			errs, warns := printProblems(out, problems)
 			for _, tf := range testFiles {
-				if _, err := policytest.LoadFile(tf); err != nil {
+				s, err := policytest.LoadFile(tf)
+				if err != nil {
 					fmt.Fprintln(out, err)
+					errs++
+					continue
+				}
+				for _, b := range s.Broken {
+					fmt.Fprintln(out, b.Err)
 					errs++
 				}
 			}

@@ -262,6 +262,70 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 }
 
+// A case that cannot be read fails alone with its file line and no Go type names; the file's
+// other cases run. Exit codes: 1 for a failed case, 2 for rules that do not load.
+func TestPolicyTestBrokenCase(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"r.yml": x11vncRule,
+		"r.test.yml": `cases:
+  - name: x11vnc fires
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expect: [{rule: x11vnc_started}]
+  - name: typo
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expct: [{rule: x11vnc_started}]
+  - name: vncviewer does not fire
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/vncviewer}}
+    expect: []
+`,
+	})
+	out, _, code := runVigil(t, "", "policy", "test", "-v", dir)
+	file := filepath.Join(dir, "r.test.yml")
+	for _, want := range []string{
+		"FAIL " + file + ":6 typo\n    " + file + `:9: test case: unknown key "expct"`,
+		"PASS " + file + ":2 x11vnc fires",
+		"PASS " + file + ":10 vncviewer does not fire",
+		"2 passed, 1 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "policytest.") || strings.Contains(out, "rawCase") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if _, _, code := runVigil(t, "", "policy", "lint", dir); code != 1 {
+		t.Errorf("lint of a broken case: exit %d, want 1", code)
+	}
+	// A rule that does not load: exit 2.
+	bad := writeFiles(t, map[string]string{"b.yml": "title: b\nlogsource: {category: x}\ndetection: {condition: nothing}\n",
+		"b.test.yml": "cases:\n  - name: n\n    events: [{category: x}]\n    expect: []\n"})
+	if out, errOut, code := runVigil(t, "", "policy", "test", bad); code != 2 || !strings.Contains(out, "b.yml:") {
+		t.Errorf("broken rule: exit %d, %s %s", code, out, errOut)
+	}
+}
+
+// With --builtin, coverage is reported for the user's own rules, not the pack's.
+func TestPolicyTestBuiltinCoverage(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"r.yml": x11vncRule,
+		"r.test.yml": `cases:
+  - name: x11vnc fires
+    partial: true
+    events:
+      - {category: process_creation, product: linux, fields: {Image: /usr/bin/x11vnc}}
+    expect: [{rule: x11vnc_started}]
+`,
+	})
+	out, _, code := runVigil(t, "", "policy", "test", "--builtin", "--strict", dir)
+	if code != 0 || strings.Contains(out, "no positive case") || !strings.Contains(out, "1 passed, 0 failed; 1 of 1 rules have a positive case") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	out, _, code := runVigil(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "vigil ") {

@@ -9,22 +9,27 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/vigilhq/vigil/agent/pipeline"
 	"github.com/vigilhq/vigil/collector/suite"
 	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/policies"
 )
 
 func init() { subcommands = append(subcommands, newScanCmd) }
 
-// maxKeptEvents bounds how many events a scan keeps in memory to show as evidence.
-const maxKeptEvents = 200000
+// The evidence a scan holds for its findings: more than the agent's, since a scan is a
+// one-off command (agent/pipeline bounds it).
+const (
+	scanEvidenceEvents = 65536
+	scanEvidenceBytes  = 64 << 20
+)
 
 type scanFlags struct {
 	opts        suite.Options
@@ -89,6 +94,9 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	if f.withEvents && !f.jsonOut {
 		return fmt.Errorf("--events goes with --json")
 	}
+	if cmd.Flags().Changed("watch") && f.watch <= 0 {
+		return fmt.Errorf("--watch %s: want a positive duration (e.g. 10m)", f.watch)
+	}
 	if f.failOn != "" && policies.LevelRank(f.failOn) == 0 {
 		return fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", f.failOn)
 	}
@@ -101,10 +109,6 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
-	eng, err := policies.NewEngine(rs, policies.EngineOptions{Logger: log})
-	if err != nil {
-		return err
-	}
 	s, err := suite.New(f.opts)
 	if err != nil {
 		return err
@@ -114,30 +118,24 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	defer out.Flush()
 	rep := newScanReport()
-	var werr error
-	write := func(kind string, v any) {
-		if werr != nil || !f.jsonOut || (kind == "event" && !f.withEvents) {
-			return
+	sink := &scanSink{rep: rep, write: func(kind string, v any) error {
+		if !f.jsonOut || (kind == "event" && !f.withEvents) {
+			return nil
 		}
-		werr = writeKind(out, kind, v)
-		if werr == nil && f.watch > 0 {
-			werr = out.Flush() // stream while watching
+		if err := writeKind(out, kind, v); err != nil {
+			return err
 		}
-	}
-	var mu sync.Mutex
-	emitFinding := func(fd *policies.Finding) {
-		rep.addFinding(fd)
-		write("finding", fd)
-	}
-	emit := func(ev *event.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if ev.Host == "" {
-			ev.Host = hostname
+		if f.watch > 0 {
+			return out.Flush() // stream while watching
 		}
-		rep.addEvent(ev)
-		write("event", ev)
-		eng.Process(ev, emitFinding)
+		return nil
+	}}
+	p, err := pipeline.New(pipeline.Config{
+		Sources: s, Rules: rs, Sink: sink, Host: hostname, Logger: log,
+		EvidenceEvents: scanEvidenceEvents, EvidenceBytes: scanEvidenceBytes,
+	})
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,23 +143,21 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	var srcErr error
 	if f.watch > 0 {
 		wctx, cancel := context.WithTimeout(ctx, f.watch)
-		srcErr = s.Run(wctx, emit)
+		srcErr = p.Run(wctx)
 		cancel()
+		p.Flush() // the watch is over: judge the windows still open
 	} else {
-		srcErr = s.Snapshot(ctx, emit)
+		srcErr = p.Snapshot(ctx)
 	}
-	mu.Lock()
-	eng.Flush(emitFinding)
-	mu.Unlock()
 	failures := suite.Failures(srcErr)
 	for _, fl := range failures {
-		write("error", map[string]string{"source": fl.Source, "error": fl.Error()})
+		sink.emit("error", map[string]string{"source": fl.Source, "error": fl.Error()})
 	}
 	if !f.jsonOut {
 		rep.render(out, hostname, time.Since(start), srcErr)
 	}
-	if werr != nil {
-		return werr
+	if sink.err != nil {
+		return sink.err
 	}
 	if err := out.Flush(); err != nil {
 		return err
@@ -175,6 +171,31 @@ func runScan(cmd *cobra.Command, f *scanFlags) error {
 	}
 	return nil
 }
+
+// scanSink takes the pipeline's output into the report and, with --json, onto the output.
+type scanSink struct {
+	rep   *scanReport
+	write func(kind string, v any) error
+	err   error // the first write error; later writes are skipped
+}
+
+func (s *scanSink) emit(kind string, v any) {
+	if s.err == nil {
+		s.err = s.write(kind, v)
+	}
+}
+
+func (s *scanSink) Event(ev *event.Event) {
+	s.rep.addEvent(ev)
+	s.emit("event", ev)
+}
+
+func (s *scanSink) Finding(f *pipeline.Finding) {
+	s.rep.addFinding(f)
+	s.emit("finding", f.Finding)
+}
+
+func (s *scanSink) Inventory(*wire.Inventory) {}
 
 func writeKind(w io.Writer, kind string, v any) error {
 	b, err := json.Marshal(v)

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilhq/vigil/agent/pipeline"
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/policies"
 )
 
 // scanReport gathers what a scan saw, for the human-readable report.
 type scanReport struct {
-	events    map[string]*event.Event // by id, for evidence (bounded by maxKeptEvents)
+	events    map[string]*event.Event // the findings' evidence, by id
 	counts    map[string]int          // events per category
 	inventory *event.Event            // the latest host_inventory
 	usb       []*event.Event
@@ -29,9 +30,6 @@ func newScanReport() *scanReport {
 
 func (r *scanReport) addEvent(ev *event.Event) {
 	r.counts[ev.Category]++
-	if len(r.events) < maxKeptEvents {
-		r.events[ev.ID] = ev
-	}
 	switch ev.Category {
 	case event.HostInventory:
 		r.inventory = ev
@@ -52,7 +50,13 @@ func (r *scanReport) addEvent(ev *event.Event) {
 	}
 }
 
-func (r *scanReport) addFinding(f *policies.Finding) { r.findings = append(r.findings, f) }
+// addFinding keeps a finding and the evidence events the pipeline attached to it.
+func (r *scanReport) addFinding(f *pipeline.Finding) {
+	r.findings = append(r.findings, f.Finding)
+	for _, ev := range f.Evidence {
+		r.events[ev.ID] = ev
+	}
+}
 
 func (r *scanReport) maxLevel() int {
 	m := 0

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigilhq/vigil/agent/pipeline"
 	"github.com/vigilhq/vigil/policies"
 )
 
@@ -13,7 +14,7 @@ import (
 func TestScanReportLevelOrder(t *testing.T) {
 	r := newScanReport()
 	for _, lvl := range []string{"low", "severe", "critical", "", "high"} {
-		r.addFinding(&policies.Finding{Title: "rule " + lvl, Level: lvl})
+		r.addFinding(&pipeline.Finding{Finding: &policies.Finding{Title: "rule " + lvl, Level: lvl}})
 	}
 	var b bytes.Buffer
 	r.render(&b, "h", 0, nil)

@@ -10,8 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,6 +42,8 @@ type Config struct {
 	// PollInterval between re-reads. Default 30s.
 	PollInterval time.Duration
 	Logger       hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Display is one connected display.
@@ -107,137 +107,46 @@ func (d *Display) Fields(action string) map[string]any {
 	return f
 }
 
-// Source is the display collector. Its Emit calls come from one goroutine at a time.
+// Source is the display collector, named "display". Snapshot reports every connected display
+// with Action "present"; Run reports them, then displays added and removed, until ctx ends.
+// Its Emit calls come from one goroutine at a time.
 type Source struct {
+	*collector.Polling[Display]
 	cfg Config
 	log hclog.Logger
-
-	mu   sync.Mutex
-	back *backend
 }
-
-var _ collector.Source = (*Source)(nil)
 
 // New returns a display source reading where cfg says.
 func New(cfg Config) *Source {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+	log := collector.Logger(cfg.Logger)
+	s := &Source{cfg: cfg, log: log}
+	s.Polling = &collector.Polling[Display]{
+		SourceName: "display", Category: event.Display, Fields: (*Display).Fields, Key: (*Display).key,
+		Open: s.backend,
+		Loop: collector.Loop{What: "displays", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace},
 	}
-	return &Source{cfg: cfg, log: log.Named("display")}
+	return s
 }
 
-// Name is "display".
-func (s *Source) Name() string { return "display" }
-
-type backend struct {
-	product string
-	list    func(ctx context.Context) ([]Display, error)
-}
+type backend = collector.Backend[Display]
 
 func (s *Source) backend() (*backend, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.back != nil {
-		return s.back, nil
-	}
-	var b *backend
 	switch {
 	case s.cfg.IoregFile != "":
-		b = fileBackend(s.cfg.IoregFile, event.MacOS, DisplaysFromIoreg)
+		return collector.FileBackend(s.cfg.IoregFile, event.MacOS, DisplaysFromIoreg), nil
 	case s.cfg.SystemProfilerFile != "":
-		b = fileBackend(s.cfg.SystemProfilerFile, event.MacOS, DisplaysFromSystemProfiler)
+		return collector.FileBackend(s.cfg.SystemProfilerFile, event.MacOS, DisplaysFromSystemProfiler), nil
 	case s.cfg.RegistryFile != "":
-		b = fileBackend(s.cfg.RegistryFile, event.Windows, DisplaysFromRegFile)
+		return collector.FileBackend(s.cfg.RegistryFile, event.Windows, DisplaysFromRegFile), nil
 	case s.cfg.SysfsRoot != "":
 		root := s.cfg.SysfsRoot
-		b = &backend{product: event.Linux, list: func(context.Context) ([]Display, error) { return ReadDRM(root) }}
-	default:
-		var err error
-		if b, err = s.liveBackend(); err != nil {
+		if err := collector.CheckRoots(collector.Root{Stands: "/sys", Path: root}); err != nil {
 			return nil, err
 		}
+		return &backend{Product: event.Linux, List: func(context.Context) ([]Display, error) { return ReadDRM(root) }}, nil
 	}
-	s.back = b
-	return b, nil
-}
-
-const maxDumpBytes = 64 << 20
-
-func fileBackend(path, product string, parse func([]byte) ([]Display, error)) *backend {
-	return &backend{product: product, list: func(context.Context) ([]Display, error) {
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("display: %w", err)
-		}
-		if st.Size() > maxDumpBytes {
-			return nil, fmt.Errorf("display: %s: %d bytes, larger than the %d accepted", path, st.Size(), maxDumpBytes)
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("display: %w", err)
-		}
-		d, err := parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("display: %s: %w", path, err)
-		}
-		return d, nil
-	}}
-}
-
-func (s *Source) emit(emit collector.Emit, b *backend, d *Display, action string) {
-	ev := event.New(event.Display, d.Fields(action))
-	ev.Product = b.product
-	emit(ev)
-}
-
-// Snapshot reports every connected display with Action "present".
-func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	ds, err := b.list(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range ds {
-		s.emit(emit, b, &ds[i], "present")
-	}
-	return nil
-}
-
-// Run reports the connected displays, then displays added and removed, until ctx ends.
-func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	ds, err := b.list(ctx)
-	if err != nil {
-		return err
-	}
-	known := collector.NewTracker(func(d *Display) string { return d.key() })
-	known.Update(ds, func(d *Display) { s.emit(emit, b, d, "present") }, nil)
-	tick := time.NewTicker(s.cfg.PollInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		cur, err := b.list(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Warn("listing displays failed", "error", err)
-			continue
-		}
-		known.Update(cur, func(d *Display) { s.emit(emit, b, d, "added") }, func(d *Display) { s.emit(emit, b, d, "removed") })
-	}
+	return s.liveBackend()
 }

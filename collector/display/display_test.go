@@ -422,6 +422,29 @@ func TestSystemProfiler(t *testing.T) {
 	if _, err := DisplaysFromSystemProfiler([]byte("{")); err == nil {
 		t.Error("bad JSON accepted")
 	}
+	// JSON that is not system_profiler's (another data type, an empty object) is an error, not
+	// "no displays"; a Mac without displays still has the array.
+	for _, js := range []string{`{}`, `{"SPUSBDataType":[]}`, `[]`} {
+		if ds, err := DisplaysFromSystemProfiler([]byte(js)); err == nil || !strings.Contains(err.Error(), "not system_profiler") {
+			t.Errorf("%s: %v %v", js, ds, err)
+		}
+	}
+	if ds, err := DisplaysFromSystemProfiler([]byte(`{"SPDisplaysDataType":[{"_name":"Apple M2"}]}`)); err != nil || len(ds) != 0 {
+		t.Errorf("no displays: %v %v", ds, err)
+	}
+}
+
+// A .reg file that is not an export of the DISPLAY key is an error; an export with no monitor
+// is not.
+func TestRegFileNotDisplayExport(t *testing.T) {
+	other := regExport(map[string][][2]string{`HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName`: {{`"ComputerName"`, `"PC"`}}})
+	if ds, err := DisplaysFromRegFile(other); err == nil || !strings.Contains(err.Error(), `Enum\DISPLAY`) {
+		t.Errorf("another key's export: %v %v", ds, err)
+	}
+	none := regExport(map[string][][2]string{`HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Enum\DISPLAY`: nil})
+	if ds, err := DisplaysFromRegFile(none); err != nil || len(ds) != 0 {
+		t.Errorf("an export with no monitor: %v %v", ds, err)
+	}
 }
 
 func BenchmarkParseEDID(b *testing.B) {

@@ -15,10 +15,10 @@ import (
 // EDID from its device key, HKLM\SYSTEM\CurrentControlSet\Enum\DISPLAY\<PnPID>\<instance>\
 // Device Parameters\EDID.
 func (s *Source) liveBackend() (*backend, error) {
-	return &backend{product: event.Windows, list: func(context.Context) ([]Display, error) {
+	return &backend{Product: event.Windows, List: func(context.Context) ([]Display, error) {
 		set, err := windows.SetupDiGetClassDevsEx(nil, "DISPLAY", 0, windows.DIGCF_ALLCLASSES|windows.DIGCF_PRESENT, 0, "")
 		if err != nil {
-			return nil, fmt.Errorf("display: SetupDiGetClassDevsEx(DISPLAY): %w", err)
+			return nil, fmt.Errorf("SetupDiGetClassDevsEx(DISPLAY): %w", err)
 		}
 		defer set.Close()
 		var out []Display
@@ -28,7 +28,7 @@ func (s *Source) liveBackend() (*backend, error) {
 				if errors.Is(err, windows.ERROR_NO_MORE_ITEMS) {
 					break
 				}
-				return nil, fmt.Errorf("display: SetupDiEnumDeviceInfo(%d): %w", i, err)
+				return nil, fmt.Errorf("SetupDiEnumDeviceInfo(%d): %w", i, err)
 			}
 			id, err := set.DeviceInstanceID(data)
 			if err != nil {

@@ -16,7 +16,7 @@ func ReadDRM(root string) ([]Display, error) {
 	dir := filepath.Join(root, "class", "drm")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("display: list %s: %w", dir, err)
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	var out []Display
 	for _, e := range ents {

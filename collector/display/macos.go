@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -108,6 +109,9 @@ func DisplaysFromSystemProfiler(raw []byte) ([]Display, error) {
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("system_profiler JSON: %w", err)
+	}
+	if doc.SP == nil {
+		return nil, errors.New("no SPDisplaysDataType array: not system_profiler SPDisplaysDataType -json output")
 	}
 	var out []Display
 	for _, gpu := range doc.SP {

@@ -1,6 +1,7 @@
 package display
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/vigilhq/vigil/collector/winreg"
@@ -9,7 +10,7 @@ import (
 // DisplaysFromRegFile reads the EDIDs of a .reg export of HKLM\SYSTEM\CurrentControlSet\Enum\
 // DISPLAY: every ...\DISPLAY\<PnPID>\<instance>\Device Parameters key with an EDID value, in
 // file order (a key written twice counts once; deleted keys and values are left out). The
-// connector is DISPLAY\<PnPID>\<instance>.
+// connector is DISPLAY\<PnPID>\<instance>. An export without the DISPLAY key is an error.
 func DisplaysFromRegFile(raw []byte) ([]Display, error) {
 	f, err := winreg.Parse(raw)
 	if err != nil {
@@ -17,10 +18,14 @@ func DisplaysFromRegFile(raw []byte) ([]Display, error) {
 	}
 	var out []Display
 	seen := map[string]bool{}
+	display := false // the export holds the DISPLAY key or keys below it
 	for i := range f.Keys {
 		k := &f.Keys[i]
 		parts := strings.Split(k.Path, `\`)
 		n := len(parts)
+		for j := 1; j < n && !display; j++ {
+			display = strings.EqualFold(parts[j-1], "Enum") && strings.EqualFold(parts[j], "DISPLAY")
+		}
 		if k.Delete || n < 4 || !strings.EqualFold(parts[n-1], "Device Parameters") || !strings.EqualFold(parts[n-4], "DISPLAY") {
 			continue
 		}
@@ -34,6 +39,9 @@ func DisplaysFromRegFile(raw []byte) ([]Display, error) {
 			continue
 		}
 		out = append(out, FromEDID(strings.Join(parts[n-4:n-1], `\`), v.Data))
+	}
+	if !display {
+		return nil, errors.New(`no key under ...\Enum\DISPLAY: not an export of HKLM\SYSTEM\CurrentControlSet\Enum\DISPLAY`)
 	}
 	return out, nil
 }

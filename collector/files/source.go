@@ -84,6 +84,7 @@ type Stats struct {
 // Run; events are emitted from Run's goroutine only.
 type Source struct {
 	cfg     Config
+	given   []collector.Root
 	log     hclog.Logger
 	matcher *Matcher
 	abs     *Matcher // anchored patterns, matched on full paths
@@ -125,6 +126,10 @@ var errWatchCap = fmt.Errorf("configured watch cap reached: %w", syscall.ENOSPC)
 
 // New returns a files source. Invalid exclude patterns are logged and skipped.
 func New(cfg Config) *Source {
+	var given []collector.Root // folders the caller named: they must be there
+	for _, r := range cfg.Roots {
+		given = append(given, collector.Root{Stands: "a watched folder", Path: r})
+	}
 	if cfg.Roots == nil {
 		cfg.Roots = DefaultRoots()
 	}
@@ -152,11 +157,9 @@ func New(cfg Config) *Source {
 	if cfg.ProcRoot == "" {
 		cfg.ProcRoot = "/proc"
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
+	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
-		cfg: cfg, log: cfg.Logger.Named("files"),
+		cfg: cfg, log: cfg.Logger, given: given,
 		roots: map[string]bool{}, watched: map[string]struct{}{}, pending: map[string]*pendingFile{},
 		reported: map[string]reportedFile{}, kick: make(chan struct{}, 1),
 		agg: newAggregator(cfg.Window, cfg.DirLimit, cfg.GlobalLimit, cfg.MaxTracked),
@@ -299,8 +302,12 @@ func (s *Source) excluded(p string) bool {
 }
 
 // Run implements collector.Source: it watches the roots until ctx ends, then reports what is
-// still pending (settled or not) and the open windows' aggregates, and returns.
+// still pending (settled or not) and the open windows' aggregates, and returns. A folder named
+// in Config.Roots that is missing or not a folder is an error.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
+	if err := collector.CheckRoots(s.given...); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
 	w, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
 		return fmt.Errorf("files: start watcher: %w", err)

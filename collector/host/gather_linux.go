@@ -23,7 +23,7 @@ func (s *Source) gatherLinux(ctx context.Context) (*Inventory, error) {
 	} else if s.live() {
 		inv.Hostname, _ = os.Hostname()
 	}
-	inv.OsVersion = OSVersionFromEtc(c.EtcRoot)
+	inv.OsVersion = OSVersion(c.RootDir, c.EtcRoot)
 	if b, err := readFile(filepath.Join(c.ProcRoot, "sys", "kernel", "osrelease")); err == nil {
 		if k := strings.TrimSpace(string(b)); k != "" {
 			inv.OsVersion = strings.TrimSpace(inv.OsVersion + " (kernel " + k + ")")

@@ -235,14 +235,18 @@ var _ collector.Source = (*Source)(nil)
 
 // Source is the host collector.
 type Source struct {
-	cfg  Config
-	log  hclog.Logger
-	mu   sync.Mutex
-	seen map[string]bool
+	cfg   Config
+	log   hclog.Logger
+	given []collector.Root // the roots the caller set, checked before each reading
+	mu    sync.Mutex
+	seen  map[string]bool
 }
 
 // New returns a host source.
 func New(cfg Config) *Source {
+	// Home folders may be missing (no such user); the system's own trees may not.
+	given := []collector.Root{{Stands: "/", Path: cfg.RootDir}, {Stands: "/etc", Path: cfg.EtcRoot},
+		{Stands: "/proc", Path: cfg.ProcRoot}, {Stands: "/sys", Path: cfg.SysRoot}, {Stands: "/run", Path: cfg.RunRoot}}
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
@@ -261,10 +265,8 @@ func New(cfg Config) *Source {
 	if cfg.NeighborInterval <= 0 {
 		cfg.NeighborInterval = DefaultNeighborInterval
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
-	return &Source{cfg: cfg, log: cfg.Logger.Named("host"), seen: map[string]bool{}}
+	cfg.Logger = collector.Logger(cfg.Logger)
+	return &Source{cfg: cfg, log: cfg.Logger, given: given, seen: map[string]bool{}}
 }
 
 // Name implements collector.Source.
@@ -317,6 +319,8 @@ func (s *Source) Inventory(ctx context.Context) (*Inventory, error) {
 	var err error
 	if s.cfg.RegistryExport != "" {
 		inv, err = s.fromRegistryExport()
+	} else if err = collector.CheckRoots(s.given...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
 	} else {
 		inv, err = s.gather(ctx)
 		neigh, _ = s.Neighbors(ctx)
@@ -337,7 +341,12 @@ func (s *Source) fromRegistryExport() (*Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: registry export %s: %w", s.cfg.RegistryExport, err)
 	}
-	return windowsFromRegistry(reg), nil
+	inv := windowsFromRegistry(reg)
+	if inv.Hostname == "" && inv.OsVersion == "" && inv.Timezone == "" && inv.Locale == "" &&
+		len(inv.KeyboardLayouts) == 0 && len(inv.InputMethods) == 0 {
+		return nil, fmt.Errorf("host: registry export %s: none of the keys the inventory reads (ComputerName, CurrentVersion, TimeZoneInformation, HKEY_USERS keyboard and input settings)", s.cfg.RegistryExport)
+	}
+	return inv, nil
 }
 
 // windowsFromRegistry fills what the registry says about a Windows host.

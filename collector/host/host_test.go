@@ -253,3 +253,58 @@ func TestRegistryExportInventory(t *testing.T) {
 		t.Error("TIP name")
 	}
 }
+
+// A registry export that holds none of the keys the inventory reads (another key's export) is
+// an error, not an empty inventory.
+func TestRegistryExportWithoutHostKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "display.reg")
+	reg := "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Enum\\DISPLAY]\r\n\r\n"
+	if err := os.WriteFile(p, utf16LE(reg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Config{RegistryExport: p}).Snapshot(context.Background(), func(*event.Event) {})
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "none of the keys") {
+		t.Errorf("Snapshot: %v", err)
+	}
+}
+
+// A root that is given must exist; nothing is read outside the given roots: with an etc root
+// of its own, the OS line does not fall back to the live /usr/lib/os-release.
+func TestRootsConfineReading(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Linux inventory is gathered on Linux")
+	}
+	missing := filepath.Join(t.TempDir(), "nope")
+	for _, cfg := range []Config{{EtcRoot: missing}, {ProcRoot: missing}, {SysRoot: missing}, {RootDir: missing}, {RunRoot: missing}} {
+		_, err := New(cfg).Inventory(context.Background())
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("%+v: %v, want an error naming the missing root", cfg, err)
+		}
+	}
+
+	cfg := fixtureHost(t)
+	// An etc root that is not RootDir/etc and has no os-release, next to a usr folder that has
+	// one (as /nonexistent is next to the live /usr).
+	outside := t.TempDir()
+	write(t, outside, "usr/lib/os-release", "NAME=Outside\n")
+	etc := filepath.Join(outside, "etc-root")
+	write(t, etc, "timezone", "Europe/Paris\n")
+	cfg.EtcRoot, cfg.RootDir = etc, "/"
+	inv, err := New(cfg).Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.OsVersion != "(kernel 6.12.0-amd64)" {
+		t.Errorf("OsVersion %q: read from outside the etc root", inv.OsVersion)
+	}
+
+	// RootDir/etc falls back to RootDir/usr/lib/os-release, as os-release(5) says.
+	cfg = fixtureHost(t)
+	if err := os.Remove(filepath.Join(cfg.EtcRoot, "os-release")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, cfg.RootDir, "usr/lib/os-release", "NAME=Fedora\nVERSION_ID=41\n")
+	if inv, err = New(cfg).Inventory(context.Background()); err != nil || inv.OsVersion != "Fedora 41 (kernel 6.12.0-amd64)" {
+		t.Errorf("OsVersion %q (%v)", inv.OsVersion, err)
+	}
+}

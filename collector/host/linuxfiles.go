@@ -132,10 +132,17 @@ func LocaleFromEtc(etc string) string {
 	return ""
 }
 
-// OSVersionFromEtc returns os-release's PRETTY_NAME (or NAME VERSION_ID).
-func OSVersionFromEtc(etc string) string {
-	for _, f := range []string{"os-release", filepath.Join("..", "usr", "lib", "os-release")} {
-		b, err := readFile(filepath.Join(etc, f))
+// OSVersion returns os-release's PRETTY_NAME (or NAME VERSION_ID) from etc/os-release or,
+// when that is missing, from root/usr/lib/os-release (its usual target). The fallback is read
+// only when etc is root's own etc folder: with an etc root of its own, nothing is read outside
+// it (the live /usr/lib/os-release would describe another system).
+func OSVersion(root, etc string) string {
+	files := []string{filepath.Join(etc, "os-release")}
+	if filepath.Clean(etc) == filepath.Join(root, "etc") {
+		files = append(files, filepath.Join(root, "usr", "lib", "os-release"))
+	}
+	for _, f := range files {
+		b, err := readFile(f)
 		if err != nil {
 			continue
 		}

@@ -3,14 +3,13 @@ package media
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
 	"howett.net/plist"
 
+	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -146,27 +145,21 @@ func ClassifyDarwin(mounts []DarwinMount, volumesRoot string, info map[string]Di
 // darwinFileBackend reads saved `mount` and `diskutil info -plist` output.
 func (s *Source) darwinFileBackend() *backend {
 	mountsFile, diskFile, vroot := s.cfg.MountsFile, s.cfg.DiskutilFile, s.cfg.VolumesRoot
-	return &backend{product: event.MacOS, list: func(context.Context) ([]Mount, error) {
+	return collector.DumpsBackend(event.MacOS, []string{mountsFile, diskFile}, func(raw [][]byte) ([]Mount, error) {
 		var mounts []DarwinMount
-		if mountsFile != "" {
-			raw, err := os.ReadFile(mountsFile)
-			if err != nil {
-				return nil, fmt.Errorf("media: %w", err)
-			}
-			if mounts, err = ParseMountOutput(raw); err != nil {
-				return nil, fmt.Errorf("media: %s: %w", mountsFile, err)
+		if raw[0] != nil {
+			var err error
+			if mounts, err = ParseMountOutput(raw[0]); err != nil {
+				return nil, fmt.Errorf("%s: %w", mountsFile, err)
 			}
 		}
 		info := map[string]DiskInfo{}
-		if diskFile != "" {
-			raw, err := os.ReadFile(diskFile)
-			if err != nil {
-				return nil, fmt.Errorf("media: %w", err)
-			}
-			if info, err = ParseDiskutilPlists(raw); err != nil {
-				return nil, fmt.Errorf("media: %s: %w", diskFile, err)
+		if raw[1] != nil {
+			var err error
+			if info, err = ParseDiskutilPlists(raw[1]); err != nil {
+				return nil, fmt.Errorf("%s: %w", diskFile, err)
 			}
 		}
 		return ClassifyDarwin(mounts, vroot, info), nil
-	}}
+	})
 }

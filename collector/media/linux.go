@@ -311,19 +311,19 @@ func (s *Source) linuxBackend() *backend {
 	c := newLinuxClassifier(sysfs, dev, s.cfg.MediaRoots)
 	path := filepath.Join(proc, "self", "mountinfo")
 	return &backend{
-		product: event.Linux,
-		list: func(context.Context) ([]Mount, error) {
+		Product: event.Linux,
+		List: func(context.Context) ([]Mount, error) {
 			f, err := os.Open(path)
 			if err != nil {
-				return nil, fmt.Errorf("media: %w", err)
+				return nil, err
 			}
 			defer f.Close()
 			entries, err := ParseMountinfo(f)
 			if err != nil {
-				return nil, fmt.Errorf("media: %s: %w", path, err)
+				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			return c.classify(entries), nil
 		},
-		watch: func(ctx context.Context) (<-chan struct{}, error) { return watchMountinfo(ctx, path, s.log) },
+		Watch: func(ctx context.Context) (<-chan struct{}, error) { return watchMountinfo(ctx, path, s.log) },
 	}
 }

@@ -9,6 +9,7 @@ package media
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,8 @@ type Config struct {
 	// notification from mountinfo triggers an extra read at once.
 	PollInterval time.Duration
 	Logger       hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Mount is one mounted removable volume.
@@ -82,23 +85,20 @@ func (m *Mount) Fields(action string) map[string]any {
 
 func (m *Mount) key() string { return m.MountPoint + "\x00" + m.Device + "\x00" + m.FsType }
 
-// Source is the removable-media collector. Mounts, IsRemovable and Subscribe are safe for
+// Source is the removable-media collector, named "media". Snapshot reports the removable
+// volumes mounted now with Action "present"; Run reports them, then mounts and unmounts
+// ("mounted", "unmounted") until ctx ends. Mounts, IsRemovable and Subscribe are safe for
 // concurrent use with Run; Emit calls come from one goroutine at a time.
 type Source struct {
+	*collector.Polling[Mount]
 	cfg Config
 	log hclog.Logger
-
-	backOnce sync.Once
-	back     *backend
-	backErr  error
 
 	mu      sync.RWMutex
 	mounts  []Mount
 	scanned bool
 	subs    []func([]Mount)
 }
-
-var _ collector.Source = (*Source)(nil)
 
 // New returns a removable-media source reading where cfg says.
 func New(cfg Config) *Source {
@@ -111,70 +111,60 @@ func New(cfg Config) *Source {
 	if cfg.VolumesRoot == "" {
 		cfg.VolumesRoot = "/Volumes"
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+	log := collector.Logger(cfg.Logger)
+	s := &Source{cfg: cfg, log: log}
+	s.Polling = &collector.Polling[Mount]{
+		SourceName: "media", Category: event.RemovableMedia, Fields: (*Mount).Fields, Key: (*Mount).key,
+		Actions: collector.Actions{Present: "present", Added: "mounted", Removed: "unmounted"},
+		Open:    s.backend,
+		// A kernel notification from mountinfo (Linux) triggers an extra read at once.
+		Loop:   collector.Loop{What: "mounts", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace},
+		Listed: s.publish,
 	}
-	return &Source{cfg: cfg, log: log.Named("media")}
+	return s
 }
 
-// Name is "media".
-func (s *Source) Name() string { return "media" }
-
-type backend struct {
-	product string
-	list    func(ctx context.Context) ([]Mount, error)
-	// watch, when set, signals when the mount table may have changed.
-	watch func(ctx context.Context) (<-chan struct{}, error)
-	// fold compares paths case-insensitively (Windows drive letters).
-	fold bool
-}
+type backend = collector.Backend[Mount]
 
 func (s *Source) backend() (*backend, error) {
-	s.backOnce.Do(func() {
-		switch {
-		case s.cfg.MountsFile != "" || s.cfg.DiskutilFile != "":
-			s.back = s.darwinFileBackend()
-		case s.cfg.ProcRoot != "" || s.cfg.SysfsRoot != "":
-			s.back = s.linuxBackend()
-		default:
-			s.back, s.backErr = s.liveBackend()
+	var b *backend
+	switch {
+	case s.cfg.MountsFile != "" || s.cfg.DiskutilFile != "":
+		b = s.darwinFileBackend()
+	case s.cfg.ProcRoot != "" || s.cfg.SysfsRoot != "" || s.cfg.DevRoot != "":
+		err := collector.CheckRoots(collector.Root{Stands: "/proc", Path: s.cfg.ProcRoot},
+			collector.Root{Stands: "/sys", Path: s.cfg.SysfsRoot}, collector.Root{Stands: "/dev", Path: s.cfg.DevRoot})
+		if err != nil {
+			return nil, err
 		}
-	})
-	return s.back, s.backErr
+		b = s.linuxBackend()
+	default:
+		var err error
+		if b, err = s.liveBackend(); err != nil {
+			return nil, err
+		}
+	}
+	list := b.List
+	b.List = func(ctx context.Context) ([]Mount, error) {
+		ms, err := list(ctx)
+		sort.Slice(ms, func(i, j int) bool { return ms[i].MountPoint < ms[j].MountPoint })
+		return ms, err
+	}
+	return b, nil
 }
 
-// scan lists the mounts and publishes them to Mounts, IsRemovable and subscribers.
-func (s *Source) scan(ctx context.Context, b *backend) ([]Mount, error) {
-	ms, err := b.list(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].MountPoint < ms[j].MountPoint })
+// publish makes a listing what Mounts, IsRemovable and subscribers see.
+func (s *Source) publish(ms []Mount) {
 	s.mu.Lock()
-	changed := !s.scanned || !sameMounts(s.mounts, ms)
-	s.mounts, s.scanned = ms, true
-	subs := make([]func([]Mount), len(s.subs))
-	copy(subs, s.subs)
+	changed := !s.scanned || !slices.Equal(s.mounts, ms)
+	s.mounts, s.scanned = slices.Clone(ms), true
+	subs := slices.Clone(s.subs)
 	s.mu.Unlock()
 	if changed {
 		for _, fn := range subs {
-			fn(append([]Mount(nil), ms...))
+			fn(slices.Clone(ms))
 		}
 	}
-	return ms, nil
-}
-
-func sameMounts(a, b []Mount) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Mounts returns the removable volumes mounted now, as of the last scan by Snapshot or Run; if
@@ -184,11 +174,8 @@ func (s *Source) Mounts() []Mount {
 	ms, ok := s.mounts, s.scanned
 	s.mu.RUnlock()
 	if !ok {
-		b, err := s.backend()
-		if err == nil {
-			ms, err = s.scan(context.Background(), b)
-		}
-		if err != nil {
+		var err error
+		if _, ms, err = s.List(context.Background()); err != nil {
 			s.log.Warn("listing removable media failed", "error", err)
 			return nil
 		}
@@ -199,9 +186,10 @@ func (s *Source) Mounts() []Mount {
 // IsRemovable reports whether path lies on a removable volume, and which (the deepest mount
 // point containing it). path should be absolute and clean.
 func (s *Source) IsRemovable(path string) (Mount, bool) {
+	// Windows drive letters and paths compare case-insensitively.
 	fold := false
-	if b, err := s.backend(); err == nil {
-		fold = b.fold
+	if b, err := s.Backend(); err == nil {
+		fold = b.Product == event.Windows
 	}
 	var best Mount
 	found := false
@@ -241,75 +229,4 @@ func within(path, mountPoint string, fold bool) bool {
 		return c == '/' || c == filepath.Separator || (fold && c == '\\')
 	}
 	return strings.HasPrefix(path, mp)
-}
-
-func (s *Source) emit(emit collector.Emit, b *backend, m *Mount, action string) {
-	ev := event.New(event.RemovableMedia, m.Fields(action))
-	ev.Product = b.product
-	emit(ev)
-}
-
-// Snapshot reports the removable volumes mounted now, with Action "present".
-func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	ms, err := s.scan(ctx, b)
-	if err != nil {
-		return err
-	}
-	for i := range ms {
-		s.emit(emit, b, &ms[i], "present")
-	}
-	return nil
-}
-
-// Run reports the removable volumes mounted now, then mounts and unmounts until ctx ends.
-func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	ms, err := s.scan(ctx, b)
-	if err != nil {
-		return err
-	}
-	known := collector.NewTracker(func(m *Mount) string { return m.key() })
-	known.Update(ms, func(m *Mount) { s.emit(emit, b, m, "present") }, nil)
-	var notify <-chan struct{}
-	if b.watch != nil {
-		if ch, err := b.watch(ctx); err != nil {
-			s.log.Debug("mount change notifications unavailable", "reason", err)
-		} else {
-			notify = ch
-		}
-	}
-	tick := time.NewTicker(s.cfg.PollInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case _, ok := <-notify:
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.log.Warn("mount notifications stopped, polling only", "interval", s.cfg.PollInterval)
-				notify = nil
-				continue
-			}
-		}
-		cur, err := s.scan(ctx, b)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Warn("listing mounts failed", "error", err)
-			continue
-		}
-		known.Update(cur, func(m *Mount) { s.emit(emit, b, m, "mounted") }, func(m *Mount) { s.emit(emit, b, m, "unmounted") })
-	}
 }

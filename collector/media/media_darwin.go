@@ -19,15 +19,15 @@ func (s *Source) liveBackend() (*backend, error) {
 		cache = map[string]DiskInfo{}
 	)
 	vroot := s.cfg.VolumesRoot
-	return &backend{product: event.MacOS, list: func(ctx context.Context) ([]Mount, error) {
+	return &backend{Product: event.MacOS, List: func(ctx context.Context) ([]Mount, error) {
 		n, err := unix.Getfsstat(nil, unix.MNT_NOWAIT)
 		if err != nil {
-			return nil, fmt.Errorf("media: getfsstat: %w", err)
+			return nil, fmt.Errorf("getfsstat: %w", err)
 		}
 		buf := make([]unix.Statfs_t, n+4)
 		n, err = unix.Getfsstat(buf, unix.MNT_NOWAIT)
 		if err != nil {
-			return nil, fmt.Errorf("media: getfsstat: %w", err)
+			return nil, fmt.Errorf("getfsstat: %w", err)
 		}
 		var mounts []DarwinMount
 		for _, st := range buf[:n] {

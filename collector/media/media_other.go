@@ -5,5 +5,5 @@ package media
 import "errors"
 
 func (s *Source) liveBackend() (*backend, error) {
-	return nil, errors.New("media: no live source on this OS; set ProcRoot/SysfsRoot or MountsFile")
+	return nil, errors.New("no live source on this OS; set ProcRoot/SysfsRoot or MountsFile")
 }

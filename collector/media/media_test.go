@@ -348,13 +348,13 @@ func BenchmarkLinuxPoll(b *testing.B) {
 	f := newFixture(b)
 	back := f.source(0).linuxBackend()
 	ctx := context.Background()
-	if _, err := back.list(ctx); err != nil {
+	if _, err := back.List(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if ms, err := back.list(ctx); err != nil || len(ms) != 6 {
+		if ms, err := back.List(ctx); err != nil || len(ms) != 6 {
 			b.Fatal(len(ms), err)
 		}
 	}

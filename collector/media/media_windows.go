@@ -15,10 +15,10 @@ const ioctlStorageQueryProperty = 0x2d1400
 // liveBackend checks every drive letter: GetDriveType, and for fixed drives the storage bus
 // type (IOCTL_STORAGE_QUERY_PROPERTY), then the volume label and file system of removable ones.
 func (s *Source) liveBackend() (*backend, error) {
-	return &backend{product: event.Windows, fold: true, list: func(context.Context) ([]Mount, error) {
+	return &backend{Product: event.Windows, List: func(context.Context) ([]Mount, error) {
 		mask, err := windows.GetLogicalDrives()
 		if err != nil {
-			return nil, fmt.Errorf("media: GetLogicalDrives: %w", err)
+			return nil, fmt.Errorf("GetLogicalDrives: %w", err)
 		}
 		var out []Mount
 		for i := 0; i < 26; i++ {

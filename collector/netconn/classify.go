@@ -92,12 +92,65 @@ type conn struct {
 // classify decides for each socket whether it is a listener, an inbound or an outbound
 // connection. A connection is inbound when its local port is one this host listens on (a TCP
 // LISTEN socket, or an unconnected UDP socket) on its local address or on a wildcard address.
-func classify(socks []Socket, ignoreLoopback bool) []conn {
-	type portKey struct {
-		proto string
-		ip    string // "" for a wildcard bind
-		port  int
+// portKey is a listening address: protocol, local address ("" for a wildcard bind) and port.
+type portKey struct {
+	proto string
+	ip    string
+	port  int
+}
+
+// listenerKey is the portKey of a TCP listener bound to ip:port.
+func listenerKey(ip string, port int) portKey {
+	if isUnspecified(ip) {
+		ip = ""
 	}
+	return portKey{"tcp", ip, port}
+}
+
+// ipOr returns the key's address, or wildcard for a wildcard bind.
+func (k portKey) ipOr(wildcard string) string {
+	if k.ip == "" {
+		return wildcard
+	}
+	return k.ip
+}
+
+// protocolOf returns the remote-desktop protocol c is about: a listener's own, an inbound
+// connection's listener's, or for a connection this host opened to one of its own listeners
+// (over loopback, as a tunnel does), that listener's.
+func (tr *tracker) protocolOf(c *conn) string {
+	if c.Protocol != "tcp" || len(tr.rd) == 0 {
+		return ""
+	}
+	ip, port := c.LocalIP, c.LocalPort
+	if c.initiated {
+		ip, port = c.RemoteIP, c.RemotePort
+		if p, ok := tr.rd[portKey{"tcp", ip, port}]; ok {
+			return p
+		}
+		if isLoopback(ip) || tr.isLocal(ip) {
+			return tr.rd[portKey{"tcp", "", port}]
+		}
+		return ""
+	}
+	if p, ok := tr.rd[portKey{"tcp", ip, port}]; ok {
+		return p
+	}
+	return tr.rd[portKey{"tcp", "", port}]
+}
+
+// isLocal reports whether ip is the address of one of the listeners tr knows (so an address of
+// this host).
+func (tr *tracker) isLocal(ip string) bool {
+	for k := range tr.rd {
+		if k.ip == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func classify(socks []Socket, ignoreLoopback bool) []conn {
 	listening := make(map[portKey]bool)
 	isListener := func(s *Socket) bool {
 		if s.Protocol == "tcp" {

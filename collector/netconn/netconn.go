@@ -7,12 +7,16 @@ package netconn
 
 import (
 	"context"
+	"net/netip"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/collector/process"
+	"github.com/vigilhq/vigil/collector/rdprobe"
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -32,8 +36,21 @@ type Config struct {
 	// IgnoreLoopback leaves out sockets whose both ends are loopback addresses (and listeners
 	// bound to loopback only).
 	IgnoreLoopback bool
+	// Hostnames names a remote address from the DNS answers this host received (see
+	// collector/dnsnames); outbound connections then carry DestinationHostname. Nil: none.
+	Hostnames func(ip string) (name string, ok bool)
+	// Prober, when set, learns once per new TCP listener whether it serves a remote-desktop
+	// protocol (RemoteDesktopProtocol on the listener's event and on connections to it).
+	Prober *rdprobe.Prober
+	// Changes, when set, receives when sockets may have changed (processes started): Run polls
+	// ChangeSettle after a notification, besides every Interval.
+	Changes <-chan struct{}
+	// ChangeSettle is the wait after a change notification (default 1 s).
+	ChangeSettle time.Duration
 	// Logger receives warnings; default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Source is the network collector. It implements collector.Source; emit is called from one
@@ -44,17 +61,22 @@ type Source struct {
 	list     func(ctx context.Context) ([]Socket, error)
 	resolver *process.Resolver
 	tracker  *tracker // Run's memory of the sockets already reported
-	failing  bool
 }
+
+// probeWorkers bounds the listeners probed at once.
+const probeWorkers = 4
 
 // tracker remembers the sockets reported, to report each once and forget closed ones.
 type tracker struct {
 	seen map[connKey]bool
 	live map[connKey]bool // scratch, reused per poll
+	// rd holds the remote-desktop protocol of each live TCP listener that serves one, by its
+	// local address ("" for a wildcard bind) and port.
+	rd map[portKey]string
 }
 
 func newTracker() *tracker {
-	return &tracker{seen: make(map[connKey]bool), live: make(map[connKey]bool)}
+	return &tracker{seen: make(map[connKey]bool), live: make(map[connKey]bool), rd: make(map[portKey]string)}
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -67,12 +89,13 @@ func New(cfg Config) *Source {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
+	if cfg.ChangeSettle <= 0 {
+		cfg.ChangeSettle = time.Second
 	}
+	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
 		cfg:      cfg,
-		log:      cfg.Logger.Named("netconn"),
+		log:      cfg.Logger,
 		resolver: process.NewResolver(cfg.ProcRoot),
 		tracker:  newTracker(),
 	}
@@ -95,23 +118,12 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err := s.poll(ctx, emit, s.tracker); err != nil {
 		return err
 	}
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.poll(ctx, emit, s.tracker); err != nil {
-				if !s.failing {
-					s.log.Warn("socket listing failed; retrying every poll", "error", err)
-				}
-				s.failing = true
-				continue
-			}
-			s.failing = false
-		}
+	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
+	if s.cfg.Changes != nil {
+		loop.Settle = s.cfg.ChangeSettle
+		loop.Watch = func(context.Context) (<-chan struct{}, error) { return s.cfg.Changes, nil }
 	}
+	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, s.poll(ctx, emit, s.tracker) })
 }
 
 // poll lists sockets once and emits the ones tr has not seen in its previous poll.
@@ -123,6 +135,7 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 	conns := classify(socks, s.cfg.IgnoreLoopback)
 	clear(tr.live)
 	pids := make(map[int]bool)
+	var fresh []*conn
 	for i := range conns {
 		c := &conns[i]
 		tr.live[c.key] = true
@@ -133,20 +146,77 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 			continue
 		}
 		tr.seen[c.key] = true
-		var owner *process.Owner
-		if c.PID > 0 {
-			if o, ok := s.resolver.Lookup(ctx, c.PID); ok {
-				owner = &o
-			}
-		}
-		ev := event.New(event.NetworkConnection, c.fields(owner))
-		emit(ev)
+		fresh = append(fresh, c)
 	}
 	for k := range tr.seen {
 		if !tr.live[k] {
 			delete(tr.seen, k)
 		}
 	}
+	for k := range tr.rd {
+		if !tr.live[connKey{proto: "tcp", listen: true, localIP: k.ipOr("0.0.0.0"), localPort: k.port}] &&
+			!tr.live[connKey{proto: "tcp", listen: true, localIP: k.ipOr("::"), localPort: k.port}] {
+			delete(tr.rd, k)
+		}
+	}
+	s.probe(ctx, fresh, tr)
+	for _, c := range fresh {
+		var owner *process.Owner
+		if c.PID > 0 {
+			if o, ok := s.resolver.Lookup(ctx, c.PID); ok {
+				owner = &o
+			}
+		}
+		f := c.fields(owner)
+		if p := tr.protocolOf(c); p != "" {
+			f["RemoteDesktopProtocol"] = p
+		}
+		if c.initiated && s.cfg.Hostnames != nil {
+			if name, ok := s.cfg.Hostnames(c.RemoteIP); ok {
+				f["DestinationHostname"] = name
+			}
+		}
+		emit(event.New(event.NetworkConnection, f))
+	}
 	s.resolver.Retain(func(pid int) bool { return pids[pid] })
 	return nil
+}
+
+// probe learns the remote-desktop protocol of the new TCP listeners among fresh (not this
+// process's own), a few at a time, and records the ones that serve one in tr.rd.
+func (s *Source) probe(ctx context.Context, fresh []*conn, tr *tracker) {
+	if s.cfg.Prober == nil {
+		return
+	}
+	self := os.Getpid()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, probeWorkers)
+	for _, c := range fresh {
+		if !c.listening || c.Protocol != "tcp" || c.PID == self {
+			continue
+		}
+		ip, err := netip.ParseAddr(c.LocalIP)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c *conn) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			proto, err := s.cfg.Prober.Probe(ctx, rdprobe.Target(ip, c.LocalPort))
+			if err != nil {
+				s.log.Debug("listener not probed", "address", c.LocalIP, "port", c.LocalPort, "error", err)
+				return
+			}
+			s.log.Debug("listener probed", "address", c.LocalIP, "port", c.LocalPort, "protocol", proto)
+			if proto != "" {
+				mu.Lock()
+				tr.rd[listenerKey(c.LocalIP, c.LocalPort)] = proto
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
 }

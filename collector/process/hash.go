@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/vigilhq/vigil/collector"
 )
 
 // Hashing defaults. A laptop runs a few hundred distinct executables; 4096 entries keep every one
@@ -22,6 +24,10 @@ const (
 	// DefaultHashCacheEntries bounds the hash cache.
 	DefaultHashCacheEntries = 4096
 )
+
+// ErrPaused is returned by the Hasher for a file not in its cache while its Pace is slowed
+// (the agent is over its budget): only cached hashes are served then.
+var ErrPaused = errors.New("hashing paused while the agent is over its budget")
 
 // ErrTooLarge is returned by the Hasher for files above its size cap.
 var ErrTooLarge = errors.New("file above the hashing size cap")
@@ -43,6 +49,8 @@ func keyOf(path string, fi os.FileInfo) fileKey {
 type Hasher struct {
 	maxBytes int64
 	entries  int
+	// Pace, when slowed, limits the Hasher to its cache.
+	Pace *collector.Pace
 
 	mu    sync.Mutex
 	ll    *list.List // front = most recently used; values are *hashEntry
@@ -85,6 +93,9 @@ func (h *Hasher) prepare(image, openPath string) (sum string, key fileKey, f *os
 	}
 	if key.size > h.maxBytes {
 		return "", key, nil, fmt.Errorf("hash %s: %d bytes: %w (%d bytes)", image, key.size, ErrTooLarge, h.maxBytes)
+	}
+	if h.Pace.Slowed() {
+		return "", key, nil, fmt.Errorf("hash %s: %w", image, ErrPaused)
 	}
 	f, err = os.Open(openPath)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vigilhq/vigil/collector"
 )
 
 func TestHasher(t *testing.T) {
@@ -117,5 +119,33 @@ func BenchmarkHashMiss(b *testing.B) {
 		if _, err := NewHasher(0, 0).Hash(exe); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// While the agent is over budget the Hasher serves its cache and hashes nothing new.
+func TestHasherPaused(t *testing.T) {
+	dir := t.TempDir()
+	known, fresh := filepath.Join(dir, "known"), filepath.Join(dir, "fresh")
+	for _, p := range []string{known, fresh} {
+		if err := os.WriteFile(p, []byte(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHasher(0, 0)
+	h.Pace = &collector.Pace{}
+	first, err := h.Hash(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Pace.Set(4)
+	if got, err := h.Hash(known); err != nil || got != first {
+		t.Fatalf("cached hash while paused: %q %v", got, err)
+	}
+	if _, err := h.Hash(fresh); !errors.Is(err, ErrPaused) {
+		t.Fatalf("new file while paused: %v", err)
+	}
+	h.Pace.Set(1)
+	if _, err := h.Hash(fresh); err != nil {
+		t.Fatalf("after the pause: %v", err)
 	}
 }

@@ -387,3 +387,53 @@ func TestConnectorExecChainReportedOnce(t *testing.T) {
 		t.Errorf("none of %d exec chains read in time", len(pids))
 	}
 }
+
+// TestConnectorGoIdentityOfRenamedCopy runs a renamed copy of this test binary (a Go program):
+// its process_creation event carries the Go build identity read from the executable, whatever
+// its name; a non-Go program carries none.
+func TestConnectorGoIdentityOfRenamedCopy(t *testing.T) {
+	requireRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), ".x")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	renamed := filepath.Join(dir, "kworker")
+	if err := os.WriteFile(renamed, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, rec, stop := startSource(t, Config{})
+	defer stop()
+	// The snapshot's event of this test process carries it too.
+	mine := rec.find(isPid(event.ProcessCreation, os.Getpid()))
+	if len(mine) == 0 || mine[0].Fields["GoModule"] != "github.com/vigilhq/vigil" {
+		t.Errorf("snapshot of this process: %v", mine)
+	}
+	cmd := exec.Command(renamed, "-test.run=^$")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", renamed, err, out)
+	}
+	got := rec.wait(t, 10*time.Second, 1, isPid(event.ProcessCreation, cmd.Process.Pid))
+	if len(got) == 0 {
+		t.Fatal("no event for the renamed copy")
+	}
+	f := got[0].Fields
+	if f["Image"] != renamed || f["GoPackage"] != "github.com/vigilhq/vigil/collector/process.test" || f["GoModule"] != "github.com/vigilhq/vigil" {
+		t.Errorf("renamed copy: %v", f)
+	}
+	sh := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := sh.Run(); err != nil {
+		t.Fatal(err)
+	}
+	got = rec.wait(t, 10*time.Second, 1, isPid(event.ProcessCreation, sh.Process.Pid))
+	if len(got) == 0 || got[0].Fields["GoPackage"] != nil {
+		t.Errorf("sh: %v", got)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"time"
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/internal/event"
@@ -35,7 +34,6 @@ type poller struct {
 	hash    func(*procInfo)
 	known   map[int]*polledProc
 	seen    map[int]bool // scratch, reused across polls
-	listErr bool         // last listing failed (log once per streak)
 }
 
 type polledProc struct {
@@ -152,21 +150,6 @@ func (s *Source) runPoll(ctx context.Context, emit collector.Emit, p *poller, si
 	if err := p.poll(ctx, first, true); err != nil {
 		return err
 	}
-	t := time.NewTicker(s.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := p.poll(ctx, emit, false); err != nil {
-				if !p.listErr {
-					s.log.Warn("process listing failed; retrying every poll", "error", err)
-				}
-				p.listErr = true
-				continue
-			}
-			p.listErr = false
-		}
-	}
+	loop := collector.Loop{What: "processes", Log: s.log, Interval: s.cfg.PollInterval, Pace: s.cfg.Pace}
+	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, p.poll(ctx, emit, false) })
 }

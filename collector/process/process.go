@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/exeinfo"
 	"github.com/vigilhq/vigil/internal/event"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	MaxCommandLine int
 	// Logger receives warnings (connector refused, events lost); default: discard.
 	Logger hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Mode says how a running Source learns about processes.
@@ -56,6 +59,7 @@ type Source struct {
 	cfg    Config
 	log    hclog.Logger
 	hasher *Hasher
+	goinfo *exeinfo.Cache
 	users  *userCache
 	mode   atomic.Value // Mode
 }
@@ -73,13 +77,12 @@ func New(cfg Config) *Source {
 	if cfg.MaxCommandLine <= 0 {
 		cfg.MaxCommandLine = DefaultMaxCommandLine
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
+	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
 		cfg:    cfg,
-		log:    cfg.Logger.Named("process"),
-		hasher: NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries),
+		log:    cfg.Logger,
+		hasher: pacedHasher(cfg),
+		goinfo: exeinfo.NewCache(cfg.HashCacheEntries),
 		users:  newUserCache(),
 	}
 	s.mode.Store(ModeNone)
@@ -147,6 +150,23 @@ func (p *procInfo) fields(parent *parentRef, snapshot bool) map[string]any {
 	return f
 }
 
+// goIdentity adds the Go build identity (GoPackage, GoModule, GoModuleVersion) of a Go
+// executable, read through openPath (for a live Linux process its exe link, which reaches a
+// deleted or memfd executable too) once per file version.
+func (s *Source) goIdentity(info *procInfo, openPath string) {
+	if openPath == "" {
+		return
+	}
+	gi, ok := s.goinfo.GoPath(openPath)
+	if !ok {
+		return
+	}
+	if info.Extra == nil {
+		info.Extra = map[string]any{}
+	}
+	gi.Fields(info.Extra)
+}
+
 func setStr(f map[string]any, k, v string) {
 	if v != "" {
 		f[k] = v
@@ -158,4 +178,10 @@ func newEvent(category, product string, p *procInfo, parent *parentRef, snapshot
 	ev := event.New(category, p.fields(parent, snapshot))
 	ev.Product = product
 	return ev
+}
+
+func pacedHasher(cfg Config) *Hasher {
+	h := NewHasher(cfg.HashMaxBytes, cfg.HashCacheEntries)
+	h.Pace = cfg.Pace
+	return h
 }

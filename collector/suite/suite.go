@@ -1,7 +1,10 @@
 // Package suite assembles every endpoint source from one set of options (path roots for fixture
 // and forensic runs, file-watch roots, intervals) and wires them together: removable volumes the
 // media source sees become roots of the file watcher, and file events on them are tagged
-// Removable. `vigil scan` and the agent both run collectors through it.
+// Removable. It also wires the identity aids: the DNS answers this host receives name the
+// network source's outbound connections, new listeners are probed for remote-desktop protocols,
+// and every process start asks the image-load source for its libraries and the network source
+// for a prompt look at sockets. `vigil scan` and the agent both run collectors through it.
 package suite
 
 import (
@@ -16,16 +19,20 @@ import (
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/collector/display"
+	"github.com/vigilhq/vigil/collector/dnsnames"
 	"github.com/vigilhq/vigil/collector/files"
 	"github.com/vigilhq/vigil/collector/host"
+	"github.com/vigilhq/vigil/collector/imageload"
 	"github.com/vigilhq/vigil/collector/media"
 	"github.com/vigilhq/vigil/collector/netconn"
 	"github.com/vigilhq/vigil/collector/process"
+	"github.com/vigilhq/vigil/collector/rdprobe"
 	"github.com/vigilhq/vigil/collector/usb"
+	"github.com/vigilhq/vigil/internal/event"
 )
 
 // Names of the sources, in the order they run.
-var Names = []string{"host", "process", "netconn", "usb", "display", "media", "files"}
+var Names = []string{"host", "process", "imageload", "netconn", "usb", "display", "media", "files"}
 
 // Options configures the suite. Empty roots mean the live system.
 type Options struct {
@@ -45,6 +52,14 @@ type Options struct {
 	FileRoots    []string // watched folders; nil: the file collector's defaults (homes, temp)
 	FileExcludes []string // nil: the file collector's defaults
 
+	// The network source's aids, on by default on the live system and never with a ProcRoot
+	// (fixture sockets are not this host's to probe, nor its DNS answers theirs):
+	NoDNSNames      bool // no DNS answer capture, so no DestinationHostname
+	NoListenerProbe bool // no remote-desktop protocol probe of new listeners
+
+	// Pace, when set, lets the agent's self-limits slow the sources down.
+	Pace *collector.Pace
+
 	Logger hclog.Logger
 }
 
@@ -53,15 +68,15 @@ type Suite struct {
 	sources []collector.Source
 	media   *media.Source
 	files   *files.Source
+	images  *imageload.Source
+	dns     *dnsnames.Cache
+	started chan struct{} // process starts, for the network source
 	log     hclog.Logger
 }
 
 // New builds the sources the options select.
 func New(o Options) (*Suite, error) {
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+	log := collector.Logger(o.Logger)
 	want := map[string]bool{}
 	for _, n := range o.Only {
 		for _, part := range strings.Split(n, ",") {
@@ -85,23 +100,40 @@ func New(o Options) (*Suite, error) {
 		}))
 	}
 	if on("process") {
-		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process")}))
+		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process"), Pace: o.Pace}))
+	}
+	if on("imageload") {
+		s.images = imageload.New(imageload.Config{ProcRoot: o.ProcRoot, Logger: named("imageload")})
+		s.sources = append(s.sources, s.images)
 	}
 	if on("netconn") {
-		s.sources = append(s.sources, netconn.New(netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn")}))
+		cfg := netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn"), Pace: o.Pace}
+		live := o.ProcRoot == ""
+		if live && !o.NoDNSNames {
+			s.dns = dnsnames.NewCache(0, -1)
+			cfg.Hostnames = s.dns.LookupString
+		}
+		if live && !o.NoListenerProbe {
+			cfg.Prober = rdprobe.New(rdprobe.Config{})
+		}
+		if on("process") {
+			s.started = make(chan struct{}, 1)
+			cfg.Changes = s.started
+		}
+		s.sources = append(s.sources, netconn.New(cfg))
 	}
 	if on("usb") {
 		s.sources = append(s.sources, usb.New(usb.Config{
-			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregFile, WindowsDevicesFile: o.WindowsDevicesFile, Logger: named("usb"),
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregFile, WindowsDevicesFile: o.WindowsDevicesFile, Logger: named("usb"), Pace: o.Pace,
 		}))
 	}
 	if on("display") {
 		s.sources = append(s.sources, display.New(display.Config{
-			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregDisplayFile, RegistryFile: o.DisplayRegistry, Logger: named("display"),
+			SysfsRoot: o.SysfsRoot, IoregFile: o.IoregDisplayFile, RegistryFile: o.DisplayRegistry, Logger: named("display"), Pace: o.Pace,
 		}))
 	}
 	if on("media") || on("files") {
-		s.media = media.New(media.Config{ProcRoot: o.ProcRoot, SysfsRoot: o.SysfsRoot, DevRoot: o.DevRoot, Logger: named("media")})
+		s.media = media.New(media.Config{ProcRoot: o.ProcRoot, SysfsRoot: o.SysfsRoot, DevRoot: o.DevRoot, Logger: named("media"), Pace: o.Pace})
 		if on("media") {
 			s.sources = append(s.sources, s.media)
 		}
@@ -185,7 +217,18 @@ func (s *Suite) Snapshot(ctx context.Context, emit collector.Emit) error {
 // reports are added to (and removed from) the file watcher's roots as they come and go. It
 // returns when all sources have returned, with their errors joined.
 func (s *Suite) Run(ctx context.Context, emit collector.Emit) error {
-	emit = serial(emit)
+	emit = s.tap(serial(emit))
+	if s.dns != nil {
+		go func() {
+			err := s.dns.Capture(ctx, s.log.Named("dns"))
+			switch {
+			case errors.Is(err, dnsnames.ErrUnsupported):
+				s.log.Debug("no DNS answer capture on this platform: connections carry no host names")
+			case err != nil && ctx.Err() == nil:
+				s.log.Warn("DNS answer capture unavailable: connections carry no host names", "error", err)
+			}
+		}()
+	}
 	if s.media != nil && s.files != nil {
 		var mu sync.Mutex
 		current := map[string]bool{}
@@ -239,6 +282,32 @@ func (s *Suite) Run(ctx context.Context, emit collector.Emit) error {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
 }
+
+// tap passes each process start on to the image-load source (which reads the new process's
+// libraries) and the network source (which looks at sockets soon: a new process may listen).
+func (s *Suite) tap(emit collector.Emit) collector.Emit {
+	if s.images == nil && s.started == nil {
+		return emit
+	}
+	return func(ev *collector.Event) {
+		emit(ev)
+		if ev.Category != event.ProcessCreation {
+			return
+		}
+		if s.images != nil {
+			s.images.NoticeEvent(ev)
+		}
+		if s.started != nil {
+			select {
+			case s.started <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// DNSNames is the cache of names learned from DNS answers (nil when capture is off).
+func (s *Suite) DNSNames() *dnsnames.Cache { return s.dns }
 
 func names(srcs []collector.Source) []string {
 	var out []string

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
 )
@@ -134,5 +137,23 @@ func TestRunSerialisesAndStops(t *testing.T) {
 	defer mu.Unlock()
 	if j := strings.Join(cats, ","); !strings.Contains(j, "usb_device") || !strings.Contains(j, "file_event") {
 		t.Errorf("categories seen: %s", j)
+	}
+}
+
+// Only the suite names the sources' loggers: "vigil.host", not "vigil.host.host".
+func TestLoggerNamedOnce(t *testing.T) {
+	var buf bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Output: &buf, Level: hclog.Warn})
+	root := t.TempDir() // no net/arp: the host source warns about its neighbour table
+	s, err := New(Options{Only: []string{"host"}, ProcRoot: root, SysfsRoot: root, EtcRoot: root, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Snapshot(context.Background(), func(*collector.Event) {}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "vigil.host: neighbour table") || strings.Contains(out, "host.host") {
+		t.Errorf("log:\n%s", out)
 	}
 }

@@ -73,7 +73,8 @@ func ParseInstanceID(id string) (InstanceID, bool) {
 // ParsePnpText reads saved `pnputil /enum-devices` output (with or without /ids and
 // /relations) and `Get-CimInstance Win32_PnPEntity` list output, in UTF-8 or UTF-16. Records
 // are blocks of "Key: value" lines separated by blank lines; a record without an instance ID
-// (DeviceID, PNPDeviceID) is skipped, and records for the same instance ID are merged.
+// (DeviceID, PNPDeviceID) is skipped, and records for the same instance ID are merged. Text
+// without any device record is an error.
 func ParsePnpText(raw []byte) ([]PnpDevice, error) {
 	text, err := winreg.DecodeText(raw)
 	if err != nil {
@@ -143,6 +144,12 @@ func ParsePnpText(raw []byte) ([]PnpDevice, error) {
 		return nil, fmt.Errorf("line %d: %w", lineNo+1, err)
 	}
 	flush()
+	if len(out) == 0 {
+		// Real output lists at least the USB host controllers and root hubs: text with no
+		// device record at all is something else, and reading it as "no devices" would make a
+		// scan that could not look pass for a clean one.
+		return nil, fmt.Errorf("%d lines without a device record (Instance ID, DeviceID or PNPDeviceID with a device instance ID): not pnputil /enum-devices or Get-CimInstance Win32_PnPEntity output", lineNo)
+	}
 	return out, nil
 }
 

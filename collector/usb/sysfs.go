@@ -46,7 +46,7 @@ func (r *sysfsReader) List() ([]Device, error) {
 	defer r.mu.Unlock()
 	ents, err := os.ReadDir(r.dir)
 	if err != nil {
-		return nil, fmt.Errorf("usb: list %s: %w", r.dir, err)
+		return nil, fmt.Errorf("list %s: %w", r.dir, err)
 	}
 	out := make([]Device, 0, len(ents))
 	seen := make(map[string]bool, len(ents))

@@ -8,10 +8,8 @@ package usb
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +50,8 @@ type Config struct {
 	// DisableNetlink forces polling on Linux even when a uevent socket could be opened.
 	DisableNetlink bool
 	Logger         hclog.Logger
+	// Pace slows polling down while the agent is over its budget (nil: full speed).
+	Pace *collector.Pace
 }
 
 // Interface is one USB interface of a device's active configuration.
@@ -136,16 +136,14 @@ func (d *Device) Fields(action string) map[string]any {
 	return f
 }
 
-// Source is the USB collector. Its Emit calls come from one goroutine at a time.
+// Source is the USB collector, named "usb". Snapshot reports every device present with Action
+// "present"; Run reports them, then additions and removals until ctx ends. Its Emit calls come
+// from one goroutine at a time.
 type Source struct {
+	*collector.Polling[Device]
 	cfg Config
 	log hclog.Logger
-
-	mu   sync.Mutex
-	back *backend
 }
-
-var _ collector.Source = (*Source)(nil)
 
 // New returns a USB source reading where cfg says.
 func New(cfg Config) *Source {
@@ -158,208 +156,53 @@ func New(cfg Config) *Source {
 	if cfg.SettleDelay <= 0 {
 		cfg.SettleDelay = DefaultSettleDelay
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+	log := collector.Logger(cfg.Logger)
+	s := &Source{cfg: cfg, log: log}
+	s.Polling = &collector.Polling[Device]{
+		SourceName: "usb", Category: event.USBDevice, Fields: (*Device).Fields, Key: (*Device).key,
+		Open: s.backend,
+		// While netlink uevents arrive, the list is re-read after each burst of them (one plug
+		// gives several) and every RescanInterval in case one was lost.
+		Loop: collector.Loop{What: "USB devices", Log: log, Interval: cfg.PollInterval, Pace: cfg.Pace,
+			WatchedInterval: cfg.RescanInterval, Settle: cfg.SettleDelay},
+		// A new device whose interfaces are not all there yet is held back for a few re-reads,
+		// so its "added" event is complete.
+		Hold: func(d *Device) bool { return d.incomplete },
 	}
-	return &Source{cfg: cfg, log: log.Named("usb")}
+	return s
 }
-
-// Name is "usb".
-func (s *Source) Name() string { return "usb" }
 
 // backend is one way of listing devices.
-type backend struct {
-	product string
-	list    func(ctx context.Context) ([]Device, error)
-	// watch, when set, returns a channel that receives when devices may have changed; an error
-	// means notifications are unavailable and the source polls instead.
-	watch func(ctx context.Context) (<-chan struct{}, error)
-}
+type backend = collector.Backend[Device]
 
 func (s *Source) backend() (*backend, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.back != nil {
-		return s.back, nil
-	}
-	var b *backend
 	switch {
 	case s.cfg.IoregFile != "":
-		b = fileBackend(s.cfg.IoregFile, event.MacOS, DevicesFromIoreg)
+		return collector.FileBackend(s.cfg.IoregFile, event.MacOS, DevicesFromIoreg), nil
 	case s.cfg.WindowsDevicesFile != "":
-		b = fileBackend(s.cfg.WindowsDevicesFile, event.Windows, func(r []byte) ([]Device, error) {
+		return collector.FileBackend(s.cfg.WindowsDevicesFile, event.Windows, func(r []byte) ([]Device, error) {
 			pnp, err := ParsePnpText(r)
 			if err != nil {
 				return nil, err
 			}
 			return DevicesFromPnp(pnp), nil
-		})
+		}), nil
 	case s.cfg.SysfsRoot != "":
-		b = s.sysfsBackend(s.cfg.SysfsRoot)
-	default:
-		var err error
-		if b, err = s.liveBackend(); err != nil {
+		if err := collector.CheckRoots(collector.Root{Stands: "/sys", Path: s.cfg.SysfsRoot}); err != nil {
 			return nil, err
 		}
+		return s.sysfsBackend(s.cfg.SysfsRoot), nil
 	}
-	s.back = b
-	return b, nil
+	return s.liveBackend()
 }
 
 func (s *Source) sysfsBackend(root string) *backend {
 	r := newSysfsReader(root, s.log)
-	b := &backend{product: event.Linux, list: func(context.Context) ([]Device, error) { return r.List() }}
+	b := &backend{Product: event.Linux, List: func(context.Context) ([]Device, error) { return r.List() }}
 	if !s.cfg.DisableNetlink {
-		b.watch = func(ctx context.Context) (<-chan struct{}, error) { return watchUevents(ctx, root, s.log) }
+		b.Watch = func(ctx context.Context) (<-chan struct{}, error) { return watchUevents(ctx, root, s.log) }
 	}
 	return b
-}
-
-// fileBackend re-parses a saved dump when its size or modification time changes.
-func fileBackend(path, product string, parse func([]byte) ([]Device, error)) *backend {
-	var (
-		mu    sync.Mutex
-		stamp string
-		devs  []Device
-	)
-	return &backend{product: product, list: func(context.Context) ([]Device, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("usb: %w", err)
-		}
-		if st.Size() > maxDumpBytes {
-			return nil, fmt.Errorf("usb: %s: %d bytes, larger than the %d accepted", path, st.Size(), maxDumpBytes)
-		}
-		now := fmt.Sprint(st.Size(), st.ModTime().UnixNano())
-		if now == stamp {
-			return devs, nil
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("usb: %w", err)
-		}
-		d, err := parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("usb: %s: %w", path, err)
-		}
-		stamp, devs = now, d
-		return devs, nil
-	}}
-}
-
-const maxDumpBytes = 64 << 20
-
-// Snapshot reports every device present, with Action "present".
-func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	devs, err := b.list(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range devs {
-		s.emit(emit, b, &devs[i], "present")
-	}
-	return nil
-}
-
-func (s *Source) emit(emit collector.Emit, b *backend, d *Device, action string) {
-	ev := event.New(event.USBDevice, d.Fields(action))
-	ev.Product = b.product
-	emit(ev)
-}
-
-// Run reports the devices present, then additions and removals until ctx ends.
-func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	b, err := s.backend()
-	if err != nil {
-		return err
-	}
-	devs, err := b.list(ctx)
-	if err != nil {
-		return err
-	}
-	known := collector.NewTracker(func(d *Device) string { return d.key() })
-	known.Update(devs, func(d *Device) { s.emit(emit, b, d, "present") }, nil)
-
-	var notify <-chan struct{}
-	interval := s.cfg.PollInterval
-	if b.watch != nil {
-		ch, err := b.watch(ctx)
-		if err != nil {
-			s.log.Info("hotplug notifications unavailable, polling", "interval", interval, "reason", err)
-		} else {
-			notify = ch
-			interval = s.cfg.RescanInterval
-			s.log.Debug("watching netlink uevents", "rescan", interval)
-		}
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
-	defer settle.Stop()
-	pending := map[string]int{} // new devices still being configured: key -> re-reads so far
-
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case _, ok := <-notify:
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.log.Warn("uevent socket closed, polling", "interval", s.cfg.PollInterval)
-				notify = nil
-				tick.Reset(s.cfg.PollInterval)
-				continue
-			}
-			// Coalesce the burst of uevents one plug produces.
-			settle.Reset(s.cfg.SettleDelay)
-			continue
-		case <-settle.C:
-		}
-		cur, err := b.list(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Warn("listing USB devices failed", "error", err)
-			continue
-		}
-		// A new device whose interfaces are not all there yet is held back for a few re-reads,
-		// so its "added" event is complete.
-		seen := make(map[string]bool, len(cur))
-		ready := cur[:0:0]
-		retry := false
-		for i := range cur {
-			k := cur[i].key()
-			seen[k] = true
-			if !known.Known(k) && cur[i].incomplete && pending[k] < 3 {
-				pending[k]++
-				retry = true
-				continue
-			}
-			delete(pending, k)
-			ready = append(ready, cur[i])
-		}
-		known.Update(ready, func(d *Device) { s.emit(emit, b, d, "added") }, func(d *Device) { s.emit(emit, b, d, "removed") })
-		for k := range pending {
-			if !seen[k] {
-				delete(pending, k)
-			}
-		}
-		if retry {
-			settle.Reset(s.cfg.SettleDelay)
-		}
-	}
 }
 
 // sortDevices orders devices by location, so snapshots are stable.

@@ -372,9 +372,11 @@ func TestPnpParseErrors(t *testing.T) {
 	if _, err := ParsePnpText([]byte("Instance ID: " + strings.Repeat("x", 2<<20))); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("huge line: %v", err)
 	}
-	nodes, err := ParsePnpText([]byte("garbage\n\x00\xff\nInstance ID: nothing\n"))
-	if err != nil || len(nodes) != 0 {
-		t.Errorf("garbage: %v %v", nodes, err)
+	// Text that holds no device record is not pnputil output: an error, not "no devices".
+	for _, text := range []string{"garbage\n\x00\xff\nInstance ID: nothing\n", "root:x:0:0:root:/root:/bin/bash\n", "Microsoft PnP Utility\n\n"} {
+		if nodes, err := ParsePnpText([]byte(text)); err == nil || !strings.Contains(err.Error(), "not pnputil") {
+			t.Errorf("%q: %v %v", text, nodes, err)
+		}
 	}
 }
 
@@ -474,13 +476,15 @@ func TestSettlingDevice(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
 	src := New(Config{PollInterval: 10 * time.Millisecond, SettleDelay: 10 * time.Millisecond})
-	src.back = &backend{product: event.Linux, list: func(context.Context) ([]Device, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		d := steps[min(calls, len(steps)-1)]
-		calls++
-		return append([]Device(nil), d...), nil
-	}}
+	src.Open = func() (*backend, error) {
+		return &backend{Product: event.Linux, List: func(context.Context) ([]Device, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			d := steps[min(calls, len(steps)-1)]
+			calls++
+			return append([]Device(nil), d...), nil
+		}}, nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := newRecorder()

@@ -25,7 +25,7 @@ var (
 
 // liveBackend enumerates present devices of the USB enumerator through SetupAPI.
 func (s *Source) liveBackend() (*backend, error) {
-	return &backend{product: event.Windows, list: func(context.Context) ([]Device, error) {
+	return &backend{Product: event.Windows, List: func(context.Context) ([]Device, error) {
 		nodes, err := setupAPINodes("USB")
 		if err != nil {
 			return nil, err
@@ -37,7 +37,7 @@ func (s *Source) liveBackend() (*backend, error) {
 func setupAPINodes(enumerator string) ([]PnpDevice, error) {
 	set, err := windows.SetupDiGetClassDevsEx(nil, enumerator, 0, windows.DIGCF_ALLCLASSES|windows.DIGCF_PRESENT, 0, "")
 	if err != nil {
-		return nil, fmt.Errorf("usb: SetupDiGetClassDevsEx(%s): %w", enumerator, err)
+		return nil, fmt.Errorf("SetupDiGetClassDevsEx(%s): %w", enumerator, err)
 	}
 	defer set.Close()
 	var out []PnpDevice
@@ -47,7 +47,7 @@ func setupAPINodes(enumerator string) ([]PnpDevice, error) {
 			if errors.Is(err, windows.ERROR_NO_MORE_ITEMS) {
 				break
 			}
-			return nil, fmt.Errorf("usb: SetupDiEnumDeviceInfo(%d): %w", i, err)
+			return nil, fmt.Errorf("SetupDiEnumDeviceInfo(%d): %w", i, err)
 		}
 		id, err := set.DeviceInstanceID(data)
 		if err != nil {

@@ -26,6 +26,7 @@ const (
 	HostInventory      = "host_inventory"
 	RemovableMedia     = "removable_media"
 	Neighbor           = "neighbor"
+	ImageLoad          = "image_load"
 )
 
 // Products (the Sigma logsource product of the endpoint that produced the event).

@@ -1,14 +1,17 @@
 // Package policytest runs rule test cases: YAML files (named *.test.yml or *.test.yaml) that feed
 // events to the policy engine and state the findings expected out. It is the test loop behind
-// `vigil policy test`; docs/policies.md documents the format.
+// `vigil policy test`; docs/policy-tools.md documents the format.
 package policytest
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +34,16 @@ type Suite struct {
 	File  string
 	Rules []string // rule files to load, relative to File; empty = the rules under test
 	Cases []Case
+	// Broken are the cases that could not be read (a key typo, a bad value): each is reported
+	// as a failure, and the file's other cases still run.
+	Broken []Broken
+}
+
+// Broken is a case that could not be read.
+type Broken struct {
+	Line int    // the case's line in the file
+	Case string // its name, when it has one
+	Err  string // what is wrong, starting with file:line
 }
 
 // Case is one test: events in, findings out.
@@ -115,17 +128,21 @@ func LoadFile(path string) (*Suite, error) {
 	return Parse(path, data)
 }
 
-// Parse validates a test file's content.
+// Parse validates a test file's content. A problem with the file as a whole (YAML syntax, no
+// `cases` list) is the error; a problem with one case makes it Broken and the others still load.
+// Every line number is the file's.
 func Parse(name string, data []byte) (*Suite, error) {
 	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, yamlErr(err))
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		line, msg := yamlErr(err)
+		return nil, fmt.Errorf("%s:%d: %s", name, max(line, 1), msg)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s:1: empty test file: want `cases:`", name)
 	}
 	var rs rawSuite
-	if err := strictDecode(&doc, &rs); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := strictDecode(doc.Content[0], &rs, "test file"); err != nil {
+		return nil, fmt.Errorf("%s:%w", name, err)
 	}
 	s := &Suite{File: name, Rules: rs.Rules}
 	if rs.Cases.Kind != yaml.SequenceNode {
@@ -134,11 +151,12 @@ func Parse(name string, data []byte) (*Suite, error) {
 	for _, cn := range rs.Cases.Content {
 		c, err := parseCase(cn)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%w", name, err)
+			s.Broken = append(s.Broken, Broken{Line: cn.Line, Case: c.Name, Err: fmt.Sprintf("%s:%v", name, err)})
+			continue
 		}
 		s.Cases = append(s.Cases, c)
 	}
-	if len(s.Cases) == 0 {
+	if len(s.Cases)+len(s.Broken) == 0 {
 		return nil, fmt.Errorf("%s:%d: no test cases", name, rs.Cases.Line)
 	}
 	return s, nil
@@ -146,8 +164,13 @@ func Parse(name string, data []byte) (*Suite, error) {
 
 func parseCase(n *yaml.Node) (Case, error) {
 	var rc rawCase
-	if err := strictDecode(n, &rc); err != nil {
-		return Case{}, fmt.Errorf("%d: test case: %w", n.Line, err)
+	if n.Kind == yaml.MappingNode {
+		if _, v := lookup(n, "name"); v != nil && v.Kind == yaml.ScalarNode {
+			rc.Name = v.Value
+		}
+	}
+	if err := strictDecode(n, &rc, "test case"); err != nil {
+		return Case{Name: rc.Name}, err
 	}
 	c := Case{Name: rc.Name, Line: n.Line, Not: rc.Not, Partial: rc.Partial, Start: DefaultStart}
 	if c.Name == "" {
@@ -161,12 +184,12 @@ func parseCase(n *yaml.Node) (Case, error) {
 		c.Start = t
 	}
 	if rc.Events.Kind != yaml.SequenceNode || len(rc.Events.Content) == 0 {
-		return c, fmt.Errorf("%d: case %q: `events` must be a non-empty list", n.Line, c.Name)
+		return c, fmt.Errorf("%d: case %q: `events` must be a non-empty list", max(rc.Events.Line, n.Line), c.Name)
 	}
 	for _, en := range rc.Events.Content {
 		var re rawEvent
-		if err := strictDecode(en, &re); err != nil {
-			return c, fmt.Errorf("%d: case %q: event: %w", en.Line, c.Name, err)
+		if err := strictDecode(en, &re, "event"); err != nil {
+			return c, fmt.Errorf("%w (case %q)", err, c.Name)
 		}
 		es := EventSpec{Line: en.Line, ID: re.ID, Host: re.Host, Time: re.Time, Category: re.Category,
 			Product: re.Product, Service: re.Service, Fields: re.Fields, Repeat: re.Repeat}
@@ -197,8 +220,8 @@ func parseCase(n *yaml.Node) (Case, error) {
 	}
 	for _, xn := range rc.Expect.Content {
 		var rx rawExpect
-		if err := strictDecode(xn, &rx); err != nil {
-			return c, fmt.Errorf("%d: case %q: expect: %w", xn.Line, c.Name, err)
+		if err := strictDecode(xn, &rx, "expectation"); err != nil {
+			return c, fmt.Errorf("%w (case %q)", err, c.Name)
 		}
 		if rx.Rule == "" {
 			return c, fmt.Errorf("%d: case %q: expectation has no `rule`", xn.Line, c.Name)
@@ -215,28 +238,112 @@ func parseCase(n *yaml.Node) (Case, error) {
 	return c, nil
 }
 
-func strictDecode(n *yaml.Node, v any) error {
-	// Node.Decode does not honour KnownFields, so re-encode and decode strictly: an unknown key
-	// in a test file is almost always a typo that would silently weaken the test.
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(n); err != nil {
-		return err
+// strictDecode decodes mapping n into v (a pointer to a struct with yaml tags), refusing keys v
+// does not have: an unknown key in a test file is almost always a typo that would silently
+// weaken the test. Errors start with the file line ("12: ...") and name the key in the test
+// format's words, never a Go type.
+func strictDecode(n *yaml.Node, v any, what string) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%d: %s: want a mapping of keys to values, got %s", n.Line, what, nodeKind(n))
 	}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return yamlErr(err)
+	known := yamlKeys(v)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; !slices.Contains(known, k.Value) {
+			return fmt.Errorf("%d: %s: unknown key %q (the keys are %s)", k.Line, what, k.Value, strings.Join(known, ", "))
+		}
+	}
+	if err := n.Decode(v); err != nil {
+		line, msg := yamlErr(err)
+		return fmt.Errorf("%d: %s: %s", cmp.Or(line, n.Line), what, msg)
 	}
 	return nil
 }
 
-func yamlErr(err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return errors.New(strings.Join(te.Errors, "; "))
+// yamlKeys lists the yaml keys of the struct v points to.
+func yamlKeys(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	keys := make([]string, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" {
+			keys = append(keys, k)
+		}
 	}
-	return err
+	return keys
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "nothing"
+}
+
+// lookup returns the key and value nodes of k in mapping m.
+func lookup(m *yaml.Node, k string) (*yaml.Node, *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == k {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+var (
+	yamlTypeRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (.+)$")
+	// yamlWants words the Go types of the raw structs as the test format does.
+	yamlWants = map[string]string{
+		"int": "a whole number", "*int": "a whole number", "bool": "true or false", "string": "a string",
+		"[]string": "a list of strings", "map[string]string": "a mapping of names to strings",
+		"map[string]interface {}": "a mapping of field names to values",
+	}
+	yamlGots = map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "a number",
+		"float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a time"}
+)
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// yamlErr words a YAML error without Go type names, and returns the file line it names (0 when
+// none) apart from the message.
+func yamlErr(err error) (int, string) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return line, msg[len(m[0]):]
+		}
+		return 0, strings.TrimPrefix(msg, "yaml: ")
+	}
+	line := 0
+	msgs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		m := yamlTypeRE.FindStringSubmatch(e)
+		if m == nil {
+			msgs = append(msgs, e)
+			continue
+		}
+		if line == 0 {
+			line, _ = strconv.Atoi(m[1])
+		}
+		got := yamlGots[m[2]]
+		if got == "" {
+			got = "a " + m[2]
+		}
+		if m[3] != "" {
+			got += fmt.Sprintf(" (%s)", m[3])
+		}
+		want := yamlWants[m[4]]
+		if want == "" {
+			want = "another kind of value"
+		}
+		msgs = append(msgs, fmt.Sprintf("want %s, got %s", want, got))
+	}
+	return line, strings.Join(msgs, "; ")
 }
 
 // parseDuration accepts Go durations plus d (days) and w (weeks).

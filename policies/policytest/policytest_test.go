@@ -128,24 +128,55 @@ cases:
 }
 
 func TestParseErrors(t *testing.T) {
-	cases := map[string]string{
+	// Problems with the file as a whole.
+	for in, want := range map[string]string{
 		"cases: []":                "cases.test.yml:1: no test cases",
-		"cases: {a: 1}":            "`cases` must be a list",
-		"cases:\n  - events: []\n": "test case has no `name`",
-		"cases:\n  - name: x\n    events: []\n    expect: []\n":                               "`events` must be a non-empty list",
-		"cases:\n  - name: x\n    events: [{fields: {}}]\n    expect: []\n":                   "event has no category",
-		"cases:\n  - name: x\n    events: [{category: a}]\n":                                  "`expect` is missing",
-		"cases:\n  - name: x\n    events: [{category: a, tme: 1}]\n    expect: []\n":          "field tme not found",
-		"cases:\n  - name: x\n    events: [{category: a, time: yesterday}]\n    expect: []\n": `time "yesterday"`,
-		"cases:\n  - name: x\n    events: [{category: a, every: often}]\n    expect: []\n":    `bad duration "often"`,
-		"cases:\n  - name: x\n    events: [{category: a}]\n    expect: [{count: 1}]\n":        "expectation has no `rule`",
-		"cases:\n  - name: x\n    events: [{category: a, repeat: 1000000}]\n    expect: []\n": "repeat must be between",
-		"cases: [": "cases.test.yml:",
-	}
-	for in, want := range cases {
+		"cases: {a: 1}":            "cases.test.yml:1: `cases` must be a list",
+		"cases: [":                 "cases.test.yml:1: did not find expected node content",
+		"case: []":                 `cases.test.yml:1: test file: unknown key "case" (the keys are rules, cases)`,
+		"- a":                      "cases.test.yml:1: test file: want a mapping",
+		"rules: {a: b}\ncases: []": "cases.test.yml:1: test file: want a list of strings, got a mapping",
+		"":                         "cases.test.yml:1: empty test file",
+	} {
 		_, err := Parse("cases.test.yml", []byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", in, err, want)
+		}
+	}
+	// Problems with one case: it is Broken, with the file's line, and the others load.
+	for in, want := range map[string]string{
+		"  - events: []\n": "cases.test.yml:2: test case has no `name`",
+		"  - name: x\n    events: []\n    expect: []\n":                               "cases.test.yml:3: case \"x\": `events` must be a non-empty list",
+		"  - name: x\n    events: [{fields: {}}]\n    expect: []\n":                   "cases.test.yml:3: case \"x\": event has no category",
+		"  - name: x\n    events: [{category: a}]\n":                                  "cases.test.yml:2: case \"x\": `expect` is missing",
+		"  - name: x\n    events: [{category: a, tme: 1}]\n    expect: []\n":          `cases.test.yml:3: event: unknown key "tme" (the keys are id, host, time, category, product, service, fields, repeat, every) (case "x")`,
+		"  - name: x\n    events: [{category: a, time: yesterday}]\n    expect: []\n": `cases.test.yml:3: case "x": time "yesterday"`,
+		"  - name: x\n    events: [{category: a, every: often}]\n    expect: []\n":    `cases.test.yml:3: case "x": every: bad duration "often"`,
+		"  - name: x\n    events: [{category: a}]\n    expect: [{count: 1}]\n":        "cases.test.yml:4: case \"x\": expectation has no `rule`",
+		"  - name: x\n    events: [{category: a, repeat: 1000000}]\n    expect: []\n": "cases.test.yml:3: case \"x\": repeat must be between",
+		"  - name: x\n    events: [{category: a, repeat: lots}]\n    expect: []\n":    `cases.test.yml:3: event: want a whole number, got a string (lots) (case "x")`,
+		"  - name: x\n    events: [{category: a}]\n    expct: []\n":                   `cases.test.yml:4: test case: unknown key "expct" (the keys are name, start, events, expect, not, partial)`,
+		"  - name: x\n    events: {category: a}\n    expect: []\n":                    "cases.test.yml:3: case \"x\": `events` must be a non-empty list",
+		"  - name: x\n    not: {a: b}\n    events: [{category: a}]\n    expect: []\n": "cases.test.yml:3: test case: want a list of strings, got a mapping",
+		"  - just a string\n": `cases.test.yml:2: test case: want a mapping of keys to values, got "just a string"`,
+	} {
+		// The broken case comes first (line 2 on), the good one after it.
+		text := "cases:\n" + in + "  - name: good\n    events: [{category: a}]\n    expect: []\n"
+		s, err := Parse("cases.test.yml", []byte(text))
+		if err != nil {
+			t.Errorf("%q: whole file refused: %v", in, err)
+			continue
+		}
+		if len(s.Broken) != 1 || s.Broken[0].Err != want && !strings.HasPrefix(s.Broken[0].Err, want) {
+			t.Errorf("%q: broken %+v, want %q", in, s.Broken, want)
+		}
+		if len(s.Cases) != 1 || s.Cases[0].Name != "good" {
+			t.Errorf("%q: the good case must still load: %+v", in, s.Cases)
+		}
+		for _, goism := range []string{"policytest.", "rawCase", "rawEvent", "!!", "[]string", "map["} {
+			if len(s.Broken) == 1 && strings.Contains(s.Broken[0].Err, goism) {
+				t.Errorf("%q: %q speaks Go (%s)", in, s.Broken[0].Err, goism)
+			}
 		}
 	}
 }
@@ -216,6 +247,9 @@ func TestBuiltinPack(t *testing.T) {
 			return nil
 		}
 		suites = append(suites, s)
+		for _, b := range s.Broken {
+			t.Error(b.Err)
+		}
 		set := rs
 		if len(s.Rules) > 0 {
 			var probs []policies.Problem
@@ -265,8 +299,8 @@ func TestDocExample(t *testing.T) {
 	start += len("```yaml\n")
 	end := strings.Index(text[start:], "```")
 	s, err := Parse("docs/policy-tools.md", []byte(text[start:start+end]))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(s.Broken) > 0 {
+		t.Fatal(err, s.Broken)
 	}
 	rs, problems, err := policies.LoadFS(policies.BuiltinFS(), policies.LoadOptions{})
 	if err != nil || len(problems) > 0 {

@@ -1,0 +1,155 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilhq/vigil/agent/pipeline"
+	"github.com/vigilhq/vigil/agent/queue"
+	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
+)
+
+// outboxSize bounds the items waiting for the queue writer; beyond it items are dropped and
+// counted (Health.EventsDropped), so a stalled disk never stalls the collectors.
+const outboxSize = 16384
+
+// recentEvents is how many evidence event ids the outbox remembers having queued, so an event
+// behind several findings is queued once.
+const recentEvents = 4096
+
+// outbox is the pipeline's Sink in the agent: it picks what leaves the machine (findings and
+// their evidence, inventory snapshots, inventory changes) and hands it to a writer goroutine
+// that appends to the queue in groups (one commit per group, not per item).
+type outbox struct {
+	q       queue.Queue
+	ch      chan queue.Item
+	dropped atomic.Int64
+	log     hclog.Logger
+	recent  map[string]bool
+	ring    []string
+	next    int
+	hostSet bool // the first host_inventory (the start state) went into the snapshot
+}
+
+func newOutbox(q queue.Queue, log hclog.Logger) *outbox {
+	return &outbox{q: q, ch: make(chan queue.Item, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
+}
+
+func (o *outbox) put(kind string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		o.log.Error("cannot encode item; dropped", "kind", kind, "error", err)
+		o.dropped.Add(1)
+		return
+	}
+	select {
+	case o.ch <- queue.Item{Kind: kind, Data: data}:
+	default:
+		if o.dropped.Add(1)%1000 == 1 {
+			o.log.Warn("queue writer behind; items dropped before the queue", "dropped_total", o.dropped.Load())
+		}
+	}
+}
+
+// putEvent queues an event once per recentEvents.
+func (o *outbox) putEvent(ev *event.Event) {
+	if o.recent[ev.ID] {
+		return
+	}
+	if old := o.ring[o.next]; old != "" {
+		delete(o.recent, old)
+	}
+	o.ring[o.next] = ev.ID
+	o.next = (o.next + 1) % len(o.ring)
+	o.recent[ev.ID] = true
+	o.put(queue.KindEvent, ev)
+}
+
+// Event implements pipeline.Sink: inventory changes leave as events (the state at start goes
+// in the snapshots only).
+func (o *outbox) Event(ev *event.Event) {
+	if !pipeline.IsInventory(ev.Category) {
+		return
+	}
+	if ev.Category == event.HostInventory {
+		if !o.hostSet {
+			o.hostSet = true
+			return
+		}
+		o.putEvent(ev)
+		return
+	}
+	if ev.String("Action") != "present" {
+		o.putEvent(ev)
+	}
+}
+
+// Finding implements pipeline.Sink: the evidence first, so the server has the events when the
+// finding arrives.
+func (o *outbox) Finding(f *pipeline.Finding) {
+	for _, ev := range f.Evidence {
+		o.putEvent(ev)
+	}
+	o.put(queue.KindFinding, toWire(f))
+}
+
+// Inventory implements pipeline.Sink.
+func (o *outbox) Inventory(inv *wire.Inventory) { o.put(queue.KindInventory, inv) }
+
+func toWire(f *pipeline.Finding) *wire.Finding {
+	ids := f.EventIDs
+	if len(ids) > wire.MaxEvidence {
+		ids = ids[len(ids)-wire.MaxEvidence:]
+	}
+	return &wire.Finding{
+		ID: f.ID, RuleID: f.RuleID, RuleName: f.RuleName, Title: f.Title, Level: f.Level, Author: f.Author,
+		Tags: f.Tags, Time: f.Time, EventIDs: ids, Group: f.Group, Count: f.Count, Value: f.Value, Correlation: f.Correlation,
+	}
+}
+
+// run appends what arrives to the queue, everything waiting in one commit, until ctx ends and
+// the channel is drained.
+func (o *outbox) run(ctx context.Context) {
+	batch := make([]queue.Item, 0, 256)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := o.q.Append(batch...); err != nil {
+			o.dropped.Add(int64(len(batch)))
+			o.log.Error("queue append failed; items dropped", "items", len(batch), "error", err)
+		}
+		clear(batch)
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case it := <-o.ch:
+			batch = append(batch, it)
+		drain:
+			for len(batch) < 1000 {
+				select {
+				case it := <-o.ch:
+					batch = append(batch, it)
+				default:
+					break drain
+				}
+			}
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case it := <-o.ch:
+					batch = append(batch, it)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}

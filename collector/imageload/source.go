@@ -1,0 +1,178 @@
+package imageload
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/process"
+	"github.com/vigilhq/vigil/internal/event"
+)
+
+// Defaults.
+const (
+	// DefaultDelay is how long after a process starts its maps are read: the dynamic loader
+	// maps a program's libraries within milliseconds of exec.
+	DefaultDelay = 700 * time.Millisecond
+	// DefaultCacheEntries bounds the executables remembered as reported.
+	DefaultCacheEntries = 4096
+	// DefaultHashMaxBytes is the largest library hashed; larger ones get no Hashes.
+	DefaultHashMaxBytes = 16 << 20
+	// maxPending bounds the processes waiting for their maps read (a fork bomb cannot grow it).
+	maxPending = 4096
+)
+
+// Config configures the source.
+type Config struct {
+	ProcRoot     string        // the Linux procfs root (default "/proc")
+	Delay        time.Duration // DefaultDelay
+	CacheEntries int           // DefaultCacheEntries
+	// NoHashes leaves Hashes out (each library is otherwise hashed once, cached by path, size
+	// and modification time).
+	NoHashes     bool
+	HashMaxBytes int64 // DefaultHashMaxBytes
+	Logger       hclog.Logger
+}
+
+// Source is the image-load collector. Notice tells it of new processes (the suite passes every
+// process_creation event on); it is safe for concurrent use.
+type Source struct {
+	cfg    Config
+	log    hclog.Logger
+	hasher *process.Hasher
+
+	mu      sync.Mutex
+	done    map[uint64]struct{} // executables whose libraries were reported (by identity hash)
+	pending []notice
+	kick    chan struct{}
+	stats   Stats
+}
+
+type notice struct {
+	pid int
+	due time.Time
+}
+
+// Stats are the source's counters.
+type Stats struct {
+	MapsRead    int // /proc/<pid>/maps files read
+	CacheHits   int // processes whose executable was already reported
+	Events      int // image_load events emitted
+	Executables int // executables remembered
+}
+
+var _ collector.Source = (*Source)(nil)
+
+// New returns the source.
+func New(cfg Config) *Source {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.Delay <= 0 {
+		cfg.Delay = DefaultDelay
+	}
+	if cfg.CacheEntries <= 0 {
+		cfg.CacheEntries = DefaultCacheEntries
+	}
+	if cfg.HashMaxBytes <= 0 {
+		cfg.HashMaxBytes = DefaultHashMaxBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Source{
+		cfg: cfg, log: cfg.Logger, hasher: process.NewHasher(cfg.HashMaxBytes, 0),
+		done: map[uint64]struct{}{}, kick: make(chan struct{}, 1),
+	}
+}
+
+// Name implements collector.Source.
+func (s *Source) Name() string { return "imageload" }
+
+// Stats returns the counters.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Executables = len(s.done)
+	return st
+}
+
+// Notice schedules the maps of a process that just started to be read after the delay.
+func (s *Source) Notice(pid int) {
+	if pid <= 0 {
+		return
+	}
+	s.mu.Lock()
+	if len(s.pending) < maxPending {
+		s.pending = append(s.pending, notice{pid: pid, due: time.Now().Add(s.cfg.Delay)})
+	}
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// NoticeEvent is Notice for a process_creation event (other events are ignored).
+func (s *Source) NoticeEvent(ev *event.Event) {
+	if ev.Category != event.ProcessCreation {
+		return
+	}
+	switch pid := ev.Fields["ProcessId"].(type) {
+	case int:
+		s.Notice(pid)
+	case int64:
+		s.Notice(int(pid))
+	}
+}
+
+// Run reports the libraries of the running processes, then of each process noticed, until ctx
+// ends.
+func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
+	if err := s.Snapshot(ctx, emit); err != nil {
+		return err
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		var due []int
+		next := time.Duration(-1)
+		now := time.Now()
+		keep := s.pending[:0]
+		for _, n := range s.pending {
+			if !n.due.After(now) {
+				due = append(due, n.pid)
+				continue
+			}
+			if d := n.due.Sub(now); next < 0 || d < next {
+				next = d
+			}
+			keep = append(keep, n)
+		}
+		s.pending = keep
+		s.mu.Unlock()
+		for _, pid := range due {
+			s.report(pid, emit)
+		}
+		if next >= 0 {
+			t.Reset(next)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.kick:
+		case <-t.C:
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+	}
+}

@@ -1,0 +1,324 @@
+// Package rdprobe learns whether a TCP listener on this host serves a remote-desktop protocol,
+// whatever program owns it and whatever port it uses: RFB/VNC (the server speaks first,
+// "RFB 003.008\n"), RDP (an X.224 Connection Request answered by a Connection Confirm), or a
+// WebSocket gateway to a VNC server (websockify, noVNC: an HTTP upgrade whose first frame carries
+// the RFB greeting).
+//
+// It only ever connects to this host's own listening sockets, which the caller names; each probe
+// is short (a few hundred milliseconds per step, Timeout in all), the probes are rate limited,
+// the connections are closed with a reset so no TIME_WAIT socket lingers, and nothing the
+// listener sends is kept beyond the protocol's name.
+package rdprobe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Protocols reported.
+const (
+	RFB          = "rfb"           // VNC's Remote Framebuffer protocol
+	RDP          = "rdp"           // Microsoft's Remote Desktop Protocol
+	WebSocketRFB = "websocket-rfb" // RFB carried over a WebSocket (websockify, noVNC)
+)
+
+// Defaults.
+const (
+	DefaultRate    = 10 // probes per second
+	DefaultBurst   = 10
+	DefaultTimeout = 4 * time.Second // all steps of one probe
+)
+
+// Step timeouts.
+const (
+	greetingWait = time.Second // for a server that speaks first (a loaded machine is slow)
+	replyWait    = time.Second // for an answer to what the probe sent
+)
+
+// Config configures a Prober. Zero values take the defaults.
+type Config struct {
+	Rate    float64       // probes per second (DefaultRate)
+	Burst   int           // (DefaultBurst)
+	Timeout time.Duration // one probe, all steps (DefaultTimeout)
+}
+
+// Prober probes listeners. It is safe for concurrent use.
+type Prober struct {
+	cfg     Config
+	limiter *rate.Limiter
+	probes  atomic.Int64
+}
+
+// New returns a Prober.
+func New(cfg Config) *Prober {
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Prober{cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)}
+}
+
+// Probes reports how many probes have run.
+func (p *Prober) Probes() int64 { return p.probes.Load() }
+
+// Target is the address to connect to for a listener bound to ip:port: the listener's own
+// address, or loopback for a wildcard bind.
+func Target(ip netip.Addr, port int) netip.AddrPort {
+	ip = ip.Unmap()
+	if ip.IsUnspecified() {
+		if ip.Is4() {
+			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		} else {
+			ip = netip.IPv6Loopback()
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(port))
+}
+
+// ErrNotLocal is returned for an address that is not one of this host's.
+var ErrNotLocal = errors.New("not an address of this host")
+
+// Probe learns which remote-desktop protocol the listener at addr serves: RFB, RDP,
+// WebSocketRFB, or "" for none (or no answer in time). addr must be loopback or an address of
+// one of this host's interfaces. It waits for the rate limiter (ctx bounds the wait).
+func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error) {
+	if !isLocal(addr.Addr()) {
+		return "", fmt.Errorf("probe %s: %w", addr, ErrNotLocal)
+	}
+	if err := p.limiter.Wait(ctx); err != nil {
+		return "", fmt.Errorf("probe %s: %w", addr, err)
+	}
+	p.probes.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+
+	// Step 1: a server that speaks first.
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	greet, silent := readSome(c, 12, greetingWait)
+	if len(greet) > 0 {
+		c.close()
+		if isRFBGreeting(greet) {
+			return RFB, nil
+		}
+		return "", nil // another protocol that speaks first (SSH, SMTP...)
+	}
+	if !silent {
+		c.close()
+		return "", nil // closed on us
+	}
+	// Step 2: an RDP Connection Request on the same connection.
+	if _, err := c.Write(x224Request); err == nil {
+		resp, _ := readSome(c, 12, replyWait)
+		switch {
+		case isX224Confirm(resp):
+			c.close()
+			return RDP, nil
+		case isRFBGreeting(resp): // a VNC server slower to greet than greetingWait
+			c.close()
+			return RFB, nil
+		}
+	}
+	c.close()
+	// Step 3: a WebSocket upgrade, on a new connection.
+	if ctx.Err() != nil {
+		return "", nil
+	}
+	c, err = dial(ctx, addr)
+	if err != nil {
+		return "", nil
+	}
+	defer c.close()
+	if webSocketRFB(c, addr) {
+		return WebSocketRFB, nil
+	}
+	return "", nil
+}
+
+// conn is a probe connection, closed with a reset.
+type conn struct {
+	*net.TCPConn
+	deadline time.Time
+}
+
+func dial(ctx context.Context, addr netip.AddrPort) (*conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("probe %s: %w", addr, err)
+	}
+	tc := c.(*net.TCPConn)
+	dl, _ := ctx.Deadline()
+	return &conn{TCPConn: tc, deadline: dl}, nil
+}
+
+func (c *conn) close() {
+	_ = c.SetLinger(0) // reset: no TIME_WAIT socket left behind to be reported as a connection
+	_ = c.Close()
+}
+
+// readSome reads up to n bytes within wait (bounded by the probe's deadline). silent is true
+// when the wait ran out with nothing read; false when the peer closed or sent something.
+func readSome(c *conn, n int, wait time.Duration) (data []byte, silent bool) {
+	dl := time.Now().Add(wait)
+	if !c.deadline.IsZero() && c.deadline.Before(dl) {
+		dl = c.deadline
+	}
+	_ = c.SetReadDeadline(dl)
+	buf := make([]byte, n)
+	got, err := io.ReadAtLeast(c, buf, 1)
+	if got > 0 {
+		// A short read: give the rest of the message a moment to arrive.
+		for got < n && err == nil {
+			var m int
+			m, err = c.Read(buf[got:])
+			got += m
+		}
+		return buf[:got], false
+	}
+	var ne net.Error
+	return nil, errors.As(err, &ne) && ne.Timeout()
+}
+
+// isRFBGreeting matches RFB's ProtocolVersion message: "RFB xxx.yyy\n" (RFC 6143 7.1.1).
+func isRFBGreeting(b []byte) bool {
+	if len(b) < 12 || !bytes.HasPrefix(b, []byte("RFB ")) || b[7] != '.' || b[11] != '\n' {
+		return false
+	}
+	for _, i := range []int{4, 5, 6, 8, 9, 10} {
+		if b[i] < '0' || b[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// x224Request is a TPKT-framed X.224 Connection Request with an RDP Negotiation Request asking
+// for TLS, CredSSP and CredSSP with Early User Authorization ([MS-RDPBCGR] 2.2.1.1).
+var x224Request = []byte{
+	0x03, 0x00, 0x00, 0x13, // TPKT version 3, length 19
+	0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00, // X.224 CR TPDU
+	0x01, 0x00, 0x08, 0x00, 0x0b, 0x00, 0x00, 0x00, // RDP_NEG_REQ: PROTOCOL_SSL|HYBRID|HYBRID_EX
+}
+
+// isX224Confirm matches a TPKT-framed X.224 Connection Confirm (TPDU code 0xD0), with or
+// without an RDP negotiation response or failure.
+func isX224Confirm(b []byte) bool {
+	if len(b) < 7 || b[0] != 0x03 || b[1] != 0x00 {
+		return false
+	}
+	n := int(b[2])<<8 | int(b[3])
+	return n >= 11 && b[4] >= 6 && b[5]&0xf0 == 0xd0
+}
+
+// webSocketRFB sends a WebSocket upgrade and reports whether the gateway accepts it and its first
+// frame carries an RFB greeting (binary, or base64 text for the old "base64" subprotocol).
+func webSocketRFB(c *conn, addr netip.AddrPort) bool {
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	req := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Protocol: binary, base64\r\n\r\n"
+	dl := time.Now().Add(replyWait)
+	if !c.deadline.IsZero() && c.deadline.Before(dl) {
+		dl = c.deadline
+	}
+	_ = c.SetDeadline(dl)
+	if _, err := io.WriteString(c, req); err != nil {
+		return false
+	}
+	br := bufio.NewReaderSize(io.LimitReader(c, 8<<10), 4096)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(status)
+	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") || f[1] != "101" {
+		return false
+	}
+	base64Proto := false
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Sec-WebSocket-Protocol") {
+			base64Proto = strings.EqualFold(strings.TrimSpace(v), "base64")
+		}
+	}
+	payload, opcode, ok := readFrame(br, 64)
+	if !ok {
+		return false
+	}
+	switch {
+	case opcode == 2:
+		return isRFBGreeting(payload)
+	case opcode == 1 && base64Proto:
+		dec, err := base64.StdEncoding.DecodeString(string(payload))
+		return err == nil && isRFBGreeting(dec)
+	}
+	return false
+}
+
+// readFrame reads one unmasked server WebSocket frame of at most max payload bytes.
+func readFrame(r *bufio.Reader, max int) (payload []byte, opcode byte, ok bool) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, 0, false
+	}
+	opcode = h[0] & 0x0f
+	if h[1]&0x80 != 0 {
+		return nil, 0, false // servers never mask
+	}
+	n := int(h[1] & 0x7f)
+	if n > max {
+		return nil, 0, false
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return nil, 0, false
+	}
+	return payload, opcode, true
+}
+
+// isLocal reports whether ip is loopback or assigned to one of this host's interfaces.
+func isLocal(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}

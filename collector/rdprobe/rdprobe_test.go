@@ -1,0 +1,139 @@
+package rdprobe
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// serve runs handle for every connection to a new loopback listener.
+func serve(t *testing.T, handle func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+func wsFrame(opcode byte, payload []byte) []byte {
+	return append([]byte{0x80 | opcode, byte(len(payload))}, payload...)
+}
+
+// wsGateway answers an upgrade with 101 and sends first as one frame.
+func wsGateway(proto string, first []byte) func(net.Conn) {
+	return func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil || req.Header.Get("Upgrade") != "websocket" {
+			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n")
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: "+proto+"\r\n\r\n")
+		_, _ = c.Write(first)
+		_, _ = io.Copy(io.Discard, c)
+	}
+}
+
+func TestProbeProtocols(t *testing.T) {
+	rfb := []byte("RFB 003.008\n")
+	cases := []struct {
+		name   string
+		handle func(net.Conn)
+		want   string
+	}{
+		{"RFB server speaks first", func(c net.Conn) { _, _ = c.Write(rfb); _, _ = io.Copy(io.Discard, c) }, RFB},
+		{"RFB greeting in two writes", func(c net.Conn) {
+			_, _ = c.Write(rfb[:5])
+			time.Sleep(50 * time.Millisecond)
+			_, _ = c.Write(rfb[5:])
+			_, _ = io.Copy(io.Discard, c)
+		}, RFB},
+		{"RDP confirm with negotiation response", func(c net.Conn) {
+			req := make([]byte, 19)
+			if _, err := io.ReadFull(c, req); err != nil || req[5] != 0xe0 {
+				return
+			}
+			_, _ = c.Write([]byte{3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x1f, 8, 0, 2, 0, 0, 0})
+			_, _ = io.Copy(io.Discard, c)
+		}, RDP},
+		{"websockify in front of a VNC server (binary)", wsGateway("binary", wsFrame(2, rfb)), WebSocketRFB},
+		{"old websockify base64 subprotocol", wsGateway("base64", wsFrame(1, []byte(base64.StdEncoding.EncodeToString(rfb)))), WebSocketRFB},
+		{"SSH banner (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1\r\n"); _, _ = io.Copy(io.Discard, c) }, ""},
+		{"a WebSocket echo server (must not match)", wsGateway("binary", wsFrame(2, []byte("hello, world"))), ""},
+		{"an HTTP server (must not match)", func(c net.Conn) {
+			_, _ = http.ReadRequest(bufio.NewReader(c))
+			_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+		}, ""},
+		{"silent server (must not match)", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, ""},
+		{"closes at once (must not match)", func(c net.Conn) {}, ""},
+		{"RFB-like garbage (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "RFB 3.8\nxxxxxx"); _, _ = io.Copy(io.Discard, c) }, ""},
+	}
+	p := New(Config{})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serve(t, tc.handle)
+			start := time.Now()
+			got, err := p.Probe(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("Probe = %q, want %q", got, tc.want)
+			}
+			t.Logf("probe took %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+func TestProbeOnlyLocal(t *testing.T) {
+	p := New(Config{})
+	for _, a := range []string{"192.0.2.77:5900", "[2001:db8::1]:3389", "8.8.8.8:53"} {
+		if _, err := p.Probe(context.Background(), netip.MustParseAddrPort(a)); !errors.Is(err, ErrNotLocal) {
+			t.Errorf("Probe(%s) = %v, want ErrNotLocal", a, err)
+		}
+	}
+	if p.Probes() != 0 {
+		t.Errorf("%d probes ran", p.Probes())
+	}
+	if got := Target(netip.MustParseAddr("0.0.0.0"), 5900); got.String() != "127.0.0.1:5900" {
+		t.Errorf("Target(0.0.0.0) = %s", got)
+	}
+	if got := Target(netip.MustParseAddr("::"), 3389); got.String() != "[::1]:3389" {
+		t.Errorf("Target(::) = %s", got)
+	}
+}
+
+func TestProbeRateLimited(t *testing.T) {
+	addr := serve(t, func(c net.Conn) { _, _ = io.WriteString(c, "RFB 003.008\n") })
+	p := New(Config{Rate: 1, Burst: 1})
+	if got, _ := p.Probe(context.Background(), addr); got != RFB {
+		t.Fatalf("first probe %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Probe(ctx, addr); err == nil {
+		t.Error("a second probe within the same second was not held back by the limiter")
+	}
+}

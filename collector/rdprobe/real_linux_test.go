@@ -1,0 +1,46 @@
+package rdprobe
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"testing"
+
+	"github.com/vigilhq/vigil/internal/rdservers"
+)
+
+// TestProbeRealServers probes Debian's real servers: Xtigervnc (RFB), websockify in front of it
+// (WebSocket RFB) and xrdp on a non-standard port (RDP).
+func TestProbeRealServers(t *testing.T) {
+	p := New(Config{})
+	probe := func(addr string) string {
+		t.Helper()
+		got, err := p.Probe(context.Background(), netip.MustParseAddrPort(addr))
+		if err != nil {
+			t.Fatalf("probe %s: %v", addr, err)
+		}
+		return got
+	}
+	t.Run("Xtigervnc", func(t *testing.T) {
+		port := rdservers.FreePort(t)
+		rdservers.Xtigervnc(t, "", port, true)
+		vnc := "127.0.0.1:" + strconv.Itoa(port)
+		if got := probe(vnc); got != RFB {
+			t.Errorf("Xtigervnc: %q, want rfb", got)
+		}
+		t.Run("websockify", func(t *testing.T) {
+			ws := "127.0.0.1:" + strconv.Itoa(rdservers.FreePort(t))
+			rdservers.Websockify(t, ws, vnc)
+			if got := probe(ws); got != WebSocketRFB {
+				t.Errorf("websockify: %q, want websocket-rfb", got)
+			}
+		})
+	})
+	t.Run("xrdp", func(t *testing.T) {
+		port := rdservers.FreePort(t)
+		rdservers.Xrdp(t, "", port)
+		if got := probe("127.0.0.1:" + strconv.Itoa(port)); got != RDP {
+			t.Errorf("xrdp: %q, want rdp", got)
+		}
+	})
+}

@@ -1,0 +1,214 @@
+package rdservers
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// packages names the Debian package of each tool.
+var packages = map[string]string{
+	"Xtigervnc":          "tigervnc-standalone-server",
+	"X0tigervnc":         "tigervnc-scraping-server",
+	"x11vnc":             "x11vnc",
+	"Xvfb":               "xvfb",
+	"xrdp":               "xrdp",
+	"websockify":         "websockify",
+	"socat":              "socat",
+	"sshd":               "openssh-server",
+	"ssh":                "openssh-client",
+	"ssh-keygen":         "openssh-client",
+	"freerdp-shadow-cli": "freerdp2-shadow-x11",
+	"tmate":              "tmate",
+	"dnsmasq":            "dnsmasq-base",
+	"7z":                 "p7zip-full",
+	"rclone":             "rclone",
+}
+
+// Need returns the path of tool, skipping the test when it is not installed.
+func Need(t testing.TB, tool string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
+				return filepath.Join(dir, tool)
+			}
+		}
+		t.Skipf("%s not installed (Debian package %s; .ci/run installs it)", tool, packages[tool])
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on loopback now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Proc is a started process.
+type Proc struct {
+	Cmd *exec.Cmd
+	out *lockedBuffer
+}
+
+// Output returns what the process wrote so far (standard output and error).
+func (p *Proc) Output() string { return p.out.String() }
+
+// Start starts path with args in its own process group, stopped (the whole group) when the test
+// ends.
+func Start(t testing.TB, path string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	p := &Proc{Cmd: cmd, out: out}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	return p
+}
+
+// WaitListen waits (up to 30 s) until addr accepts TCP connections.
+func WaitListen(t testing.TB, p *Proc, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			// Close with a reset: a plain close would leave a TIME_WAIT socket behind.
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			c.Close()
+			return
+		}
+		if p != nil && p.Cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := ""
+	if p != nil {
+		out = p.Output()
+	}
+	t.Fatalf("nothing listens on %s after 30 s\n%s", addr, out)
+}
+
+// Display picks an X display number whose socket and lock are free.
+func Display(t testing.TB) int {
+	t.Helper()
+	for d := 40 + os.Getpid()%40; d < 200; d++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", d)); err == nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", d)); err == nil {
+			continue
+		}
+		return d
+	}
+	t.Fatal("no free X display")
+	return 0
+}
+
+// Xtigervnc starts TigerVNC's X server on a free display, serving RFB without authentication on
+// port at address bind ("127.0.0.1" adds -localhost; "" listens on all interfaces). exe
+// overrides the executable (a renamed copy). It returns the display number.
+func Xtigervnc(t testing.TB, exe string, port int, localhost bool) (*Proc, int) {
+	t.Helper()
+	if exe == "" {
+		exe = Need(t, "Xtigervnc")
+	}
+	d := Display(t)
+	args := []string{":" + strconv.Itoa(d), "-rfbport", strconv.Itoa(port), "-SecurityTypes", "None", "-nolisten", "tcp", "-geometry", "640x480"}
+	if localhost {
+		args = append(args, "-localhost")
+	}
+	p := Start(t, exe, args...)
+	WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(port))
+	return p, d
+}
+
+// Xvfb starts a virtual X display for x11vnc and returns its number.
+func Xvfb(t testing.TB) int {
+	t.Helper()
+	exe := Need(t, "Xvfb")
+	d := Display(t)
+	p := Start(t, exe, ":"+strconv.Itoa(d), "-screen", "0", "640x480x24", "-nolisten", "tcp")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", d)); err == nil {
+			return d
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("Xvfb :%d did not start\n%s", d, p.Output())
+	return 0
+}
+
+// Websockify starts websockify listening on listen, forwarding to target.
+func Websockify(t testing.TB, listen, target string) *Proc {
+	t.Helper()
+	p := Start(t, Need(t, "websockify"), listen, target)
+	WaitListen(t, p, listen)
+	return p
+}
+
+// Xrdp starts xrdp in the foreground on port (all interfaces), with its stock configuration.
+func Xrdp(t testing.TB, exe string, port int) *Proc {
+	t.Helper()
+	if exe == "" {
+		exe = Need(t, "xrdp")
+	}
+	if _, err := os.Stat("/etc/xrdp/xrdp.ini"); err != nil {
+		t.Skipf("xrdp's configuration is missing: %v", err)
+	}
+	p := Start(t, exe, "--nodaemon", "--port", strconv.Itoa(port))
+	WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(port))
+	return p
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vigilhq/vigil/server/store"
+)
+
+// ErrUnauthorized: no credentials, or wrong ones. Callers answer 401 without saying which.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Principal is an authenticated user.
+type Principal struct {
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	Role     Role   `json:"role"`
+	// TokenID is the API token used ("" for other means, such as a UI session).
+	TokenID string `json:"token_id,omitempty"`
+}
+
+// Store is what the Authenticator needs of the store.
+type Store interface {
+	store.Hosts
+	store.Users
+	store.APITokens
+	store.EnrollSecrets
+}
+
+// Authenticator checks agent tokens, API tokens, enroll secrets and passwords, caching the
+// token checks for TTL.
+type Authenticator struct {
+	st     Store
+	agents *Cache[store.AgentIdentity]
+	users  *Cache[Principal]
+	now    func() time.Time
+}
+
+// TokenCacheTTL bounds how long a revoked token may still work on another replica.
+const TokenCacheTTL = 30 * time.Second
+
+// NewAuthenticator returns an Authenticator over st.
+func NewAuthenticator(st Store) *Authenticator {
+	return &Authenticator{st: st, agents: NewCache[store.AgentIdentity](TokenCacheTTL, 1<<20),
+		users: NewCache[Principal](TokenCacheTTL, 1<<16), now: time.Now}
+}
+
+// Agent resolves an agent token.
+func (a *Authenticator) Agent(ctx context.Context, token string) (store.AgentIdentity, error) {
+	if token == "" {
+		return store.AgentIdentity{}, ErrUnauthorized
+	}
+	h := HashToken(token)
+	if id, ok := a.agents.Get(h); ok {
+		return id, nil
+	}
+	id, err := a.st.AgentByTokenHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return id, ErrUnauthorized
+	}
+	if err != nil {
+		return id, fmt.Errorf("agent token: %w", err)
+	}
+	a.agents.Put(h, id)
+	return id, nil
+}
+
+// ForgetAgent drops the cached tokens of a host (it re-enrolled with a new token).
+func (a *Authenticator) ForgetAgent(hostID string) {
+	a.agents.ForgetIf(func(id store.AgentIdentity) bool { return id.HostID == hostID })
+}
+
+// User resolves an API token.
+func (a *Authenticator) User(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, ErrUnauthorized
+	}
+	h := HashToken(token)
+	if p, ok := a.users.Get(h); ok {
+		return p, nil
+	}
+	t, u, err := a.st.APITokenByHash(ctx, h, a.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("api token: %w", err)
+	}
+	if u.Disabled {
+		return Principal{}, ErrUnauthorized
+	}
+	p := Principal{UserID: u.ID, Username: u.Username, Role: Role(u.Role), TokenID: t.ID}
+	// An expiring token is not cached past its expiry.
+	if t.ExpiresAt == nil || t.ExpiresAt.After(a.now().Add(TokenCacheTTL)) {
+		a.users.Put(h, p)
+	}
+	return p, nil
+}
+
+// ForgetUserTokens drops cached API tokens (after a revocation or a user change).
+func (a *Authenticator) ForgetUserTokens(match func(Principal) bool) { a.users.ForgetIf(match) }
+
+// EnrollSecret resolves an enroll secret.
+func (a *Authenticator) EnrollSecret(ctx context.Context, secret string) (store.EnrollSecret, error) {
+	if secret == "" {
+		return store.EnrollSecret{}, ErrUnauthorized
+	}
+	s, err := a.st.EnrollSecretByHash(ctx, HashToken(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return s, ErrUnauthorized
+	}
+	if err != nil {
+		return s, fmt.Errorf("enroll secret: %w", err)
+	}
+	return s, nil
+}
+
+// Login checks a user's password.
+func (a *Authenticator) Login(ctx context.Context, username, password string) (store.User, error) {
+	u, err := a.st.UserByName(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend the same time as for a real user, so timing does not tell names apart.
+		_, _ = VerifyPassword(dummyHash(), password)
+		return u, ErrUnauthorized
+	}
+	if err != nil {
+		return u, fmt.Errorf("login: %w", err)
+	}
+	if u.Disabled || u.PasswordHash == "" {
+		_, _ = VerifyPassword(dummyHash(), password)
+		return u, ErrUnauthorized
+	}
+	ok, err := VerifyPassword(u.PasswordHash, password)
+	if err != nil {
+		return u, fmt.Errorf("login: %w", err)
+	}
+	if !ok {
+		return u, ErrUnauthorized
+	}
+	return u, nil
+}
+
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("vigil-dummy-password")
+	return h
+})

@@ -1,0 +1,312 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
+	"github.com/vigilhq/vigil/server/api"
+)
+
+const adminToken = "vgt_test-admin-token-0123456789abcdef"
+
+// testServer starts a server on loopback with TLS and returns it with a client trusting its CA.
+func testServer(t *testing.T, mod func(*Config)) (*Server, *http.Client) {
+	t.Helper()
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), AdminToken: adminToken, FlushInterval: 50 * time.Millisecond, AgentRate: 1000, AgentBurst: 1000}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(srv.CACertPEM()) {
+		t.Fatal("CA PEM")
+	}
+	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+type resp struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (r resp) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r resp) errBody(t *testing.T) wire.Error {
+	t.Helper()
+	var e wire.ErrorBody
+	r.decode(t, &e)
+	return e.Error
+}
+
+func do(t *testing.T, c *http.Client, method, url, token string, body any, hdr ...string) resp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, body: b, header: res.Header}
+}
+
+func enrollAgent(t *testing.T, srv *Server, c *http.Client, machine string) wire.EnrollResponse {
+	t.Helper()
+	r := do(t, c, "POST", srv.LocalURL()+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: srv.EnrollSecret(),
+		Host: wire.HostFacts{MachineID: machine, Hostname: "host-" + machine, OS: "linux"}})
+	if r.status != 200 {
+		t.Fatalf("enroll: %d %s", r.status, r.body)
+	}
+	var er wire.EnrollResponse
+	r.decode(t, &er)
+	return er
+}
+
+func sampleBatch(n int, prefix string) wire.Batch {
+	var b wire.Batch
+	now := time.Now().UTC()
+	for i := range n {
+		b.Events = append(b.Events, event.Event{ID: fmt.Sprintf("%s-%04d", prefix, i), Time: now, Host: "spoofed-host",
+			Category: "process_creation", Product: "linux", Fields: map[string]any{"Image": "/usr/bin/x11vnc", "ProcessId": i}})
+	}
+	b.Findings = []wire.Finding{{ID: prefix + "-f1", RuleID: "remote_access_x11vnc_process_linux", Title: "x11vnc", Level: "high", Time: now, EventIDs: []string{prefix + "-0000"}}}
+	return b
+}
+
+func TestEnrollBatchIdempotent(t *testing.T) {
+	srv, c := testServer(t, nil)
+	er := enrollAgent(t, srv, c, "m-1")
+	if er.AgentID == "" || er.Token == "" || er.CheckinIntervalSeconds != 60 {
+		t.Fatalf("enroll response: %+v", er)
+	}
+	if _, err := wire.ParseKey(er.PolicyKey); err != nil {
+		t.Fatal(err)
+	}
+	// Re-enrolling the same machine gives the same host.
+	er2 := enrollAgent(t, srv, c, "m-1")
+	if er2.AgentID != er.AgentID || er2.Token == er.Token {
+		t.Fatalf("re-enrollment: %s vs %s", er2.AgentID, er.AgentID)
+	}
+	// The old token is dead.
+	if r := do(t, c, "POST", srv.LocalURL()+wire.PathCheckin, er.Token, wire.CheckinRequest{}); r.status != 401 {
+		t.Fatalf("old token: %d", r.status)
+	}
+	b := sampleBatch(50, "a")
+	for i := range 3 { // a retry never duplicates
+		r := do(t, c, "POST", srv.LocalURL()+wire.PathBatch, er2.Token, b)
+		if r.status != 200 {
+			t.Fatalf("batch %d: %d %s", i, r.status, r.body)
+		}
+		var br wire.BatchResponse
+		r.decode(t, &br)
+		if i == 0 && (br.Accepted != 51 || br.Duplicates != 0) || i > 0 && (br.Accepted != 0 || br.Duplicates != 51) {
+			t.Fatalf("batch %d: %+v", i, br)
+		}
+	}
+	n, _ := srv.Store().CountEvents(context.Background())
+	if n != 50 {
+		t.Fatalf("events stored: %d", n)
+	}
+	r := do(t, c, "GET", srv.LocalURL()+"/api/v1/findings", adminToken, nil)
+	var fl struct {
+		Findings []struct {
+			HostID string `json:"host_id"`
+		}
+	}
+	r.decode(t, &fl)
+	if len(fl.Findings) != 1 || fl.Findings[0].HostID != er.AgentID {
+		t.Fatalf("findings: %s", r.body)
+	}
+}
+
+func TestTokenWritesOnlyItsHost(t *testing.T) {
+	srv, c := testServer(t, nil)
+	a := enrollAgent(t, srv, c, "m-a")
+	b := enrollAgent(t, srv, c, "m-b")
+	batch := sampleBatch(3, "x")
+	for i := range batch.Events {
+		batch.Events[i].Host = b.AgentID // claims to be b
+	}
+	if r := do(t, c, "POST", srv.LocalURL()+wire.PathBatch, a.Token, batch); r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	r := do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/"+b.AgentID+"/events", adminToken, nil)
+	var el struct{ Events []json.RawMessage }
+	r.decode(t, &el)
+	if len(el.Events) != 0 {
+		t.Fatalf("host b got events written by a's token: %s", r.body)
+	}
+	r = do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/"+a.AgentID+"/events", adminToken, nil)
+	r.decode(t, &el)
+	if len(el.Events) != 3 {
+		t.Fatalf("host a events: %s", r.body)
+	}
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+func TestLimitsAndMalformed(t *testing.T) {
+	srv, c := testServer(t, nil)
+	a := enrollAgent(t, srv, c, "m-a")
+	url := srv.LocalURL() + wire.PathBatch
+	// Oversize body.
+	big := bytes.Repeat([]byte(" "), wire.MaxBodyBytes+10)
+	if r := do(t, c, "POST", url, a.Token, big); r.status != 413 || r.errBody(t).Code != wire.CodeTooLarge {
+		t.Fatalf("oversize: %d %s", r.status, r.body)
+	}
+	// A gzip bomb: small compressed, huge decompressed.
+	bomb := gz(t, append([]byte(`{"events":[`), bytes.Repeat([]byte(" "), wire.MaxDecodedBytes+100)...))
+	if len(bomb) > wire.MaxBodyBytes {
+		t.Fatalf("bomb is %d bytes compressed", len(bomb))
+	}
+	if r := do(t, c, "POST", url, a.Token, bomb, "Content-Encoding", "gzip"); r.status != 413 {
+		t.Fatalf("gzip bomb: %d %s", r.status, r.body)
+	}
+	// A gzip body within limits is accepted.
+	raw, _ := json.Marshal(sampleBatch(5, "g"))
+	if r := do(t, c, "POST", url, a.Token, gz(t, raw), "Content-Encoding", "gzip"); r.status != 200 {
+		t.Fatalf("gzip batch: %d %s", r.status, r.body)
+	}
+	for name, tc := range map[string]struct{ body, field string }{
+		"wrong type":   {`{"events": [{"id": 7}]}`, "events.id"},
+		"bad time":     {`{"events": [{"id": "e1", "time": "yesterday", "category": "x", "fields": {}}]}`, "events[0].time"},
+		"bad level":    {`{"findings": [{"id": "f", "rule_id": "r", "level": "severe", "time": "2026-12-01T00:00:00Z"}]}`, "findings[0].level"},
+		"fields array": {`{"events": [{"id": "e1", "time": "2026-12-01T00:00:00Z", "category": "x", "fields": []}]}`, "events[0].fields"},
+		"kind":         {`{"inventory": [{"id": "i", "kind": "nope", "time": "2026-12-01T00:00:00Z", "items": []}]}`, "inventory[0].kind"},
+	} {
+		r := do(t, c, "POST", url, a.Token, []byte(tc.body))
+		if r.status != 400 || r.errBody(t).Field != tc.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", name, r.status, r.body, tc.field)
+		}
+	}
+	if r := do(t, c, "POST", url, a.Token, []byte(`{"events": [`)); r.status != 400 {
+		t.Errorf("truncated JSON: %d %s", r.status, r.body)
+	}
+	// Too many items.
+	if r := do(t, c, "POST", url, a.Token, sampleBatch(wire.MaxBatchItems+1, "m")); r.status != 400 {
+		t.Errorf("too many items: %d", r.status)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	srv, c := testServer(t, func(c *Config) { c.AgentRate, c.AgentBurst = 1, 2 })
+	a := enrollAgent(t, srv, c, "m-a")
+	var last resp
+	for range 5 {
+		last = do(t, c, "POST", srv.LocalURL()+wire.PathCheckin, a.Token, wire.CheckinRequest{})
+	}
+	if last.status != 429 || last.header.Get("Retry-After") == "" {
+		t.Fatalf("after a burst: %d %v", last.status, last.header)
+	}
+}
+
+// TestRouterAuth walks the route table: every admin route refuses a missing or wrong token
+// and an agent token; every agent route refuses an admin token; only the allowed few are public.
+func TestRouterAuth(t *testing.T) {
+	srv, c := testServer(t, nil)
+	a := enrollAgent(t, srv, c, "m-a")
+	public := map[string]bool{"health": true, "login": true, "agentEnroll": true}
+	for _, rt := range srv.API().Routes() {
+		path := strings.NewReplacer("{id}", "x", "{version}", "1").Replace(rt.Pattern)
+		url := srv.LocalURL() + path
+		switch rt.Auth {
+		case api.AuthUser:
+			for name, tok := range map[string]string{"no token": "", "wrong token": "vgt_wrong", "agent token": a.Token} {
+				if r := do(t, c, rt.Method, url, tok, []byte("{}")); r.status != 401 {
+					t.Errorf("%s %s with %s: %d, want 401", rt.Method, rt.Pattern, name, r.status)
+				}
+			}
+		case api.AuthAgent:
+			for name, tok := range map[string]string{"no token": "", "admin token": adminToken, "wrong token": "vga_wrong"} {
+				if r := do(t, c, rt.Method, url, tok, []byte("{}")); r.status != 401 {
+					t.Errorf("%s %s with %s: %d, want 401", rt.Method, rt.Pattern, name, r.status)
+				}
+			}
+		case api.AuthEnroll:
+			if r := do(t, c, rt.Method, url, adminToken, wire.EnrollRequest{EnrollSecret: adminToken, Host: wire.HostFacts{MachineID: "x", Hostname: "x"}}); r.status != 401 {
+				t.Errorf("enroll with the admin token as secret: %d", r.status)
+			}
+			fallthrough
+		default:
+			if !public[rt.Op] {
+				t.Errorf("%s %s (%s) is not authenticated by a token and not in the public allowlist", rt.Method, rt.Pattern, rt.Op)
+			}
+		}
+	}
+}
+
+func TestFailedEnrollmentsLimited(t *testing.T) {
+	srv, c := testServer(t, nil)
+	var last resp
+	for range 12 {
+		last = do(t, c, "POST", srv.LocalURL()+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: "vge_wrong", Host: wire.HostFacts{MachineID: "m", Hostname: "h"}})
+	}
+	if last.status != 429 {
+		t.Fatalf("after 12 wrong secrets: %d", last.status)
+	}
+	// Many good enrollments from one address (an office behind NAT) are not limited... once the
+	// failures have drained; from a fresh server:
+	srv2, c2 := testServer(t, nil)
+	for i := range 30 {
+		enrollAgent(t, srv2, c2, fmt.Sprintf("m-%d", i))
+	}
+}

@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/vigilhq/vigil/server/store"
+)
+
+// AppendAudit implements store.Audit.
+func (db *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	var details any
+	if len(e.Details) > 0 {
+		details = string(e.Details)
+	}
+	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO audit (time, actor, action, target, remote, details) VALUES (?, ?, ?, ?, ?, ?)`),
+		db.ts(e.Time), e.Actor, e.Action, e.Target, e.Remote, details)
+	if err != nil {
+		return fmt.Errorf("audit %s by %s: %w", e.Action, e.Actor, err)
+	}
+	return nil
+}
+
+// ListAudit implements store.Audit.
+func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, string, error) {
+	var conds []string
+	var args []any
+	if f.Actor != "" {
+		conds = append(conds, "actor = ?")
+		args = append(args, f.Actor)
+	}
+	if f.Action != "" {
+		conds = append(conds, "action = ?")
+		args = append(args, f.Action)
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, "time >= ?")
+		args = append(args, db.ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "time < ?")
+		args = append(args, db.ts(f.Until))
+	}
+	before, err := parseSeqCursor(f.Cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit: %w", err)
+	}
+	if before > 0 {
+		conds = append(conds, "seq < ?")
+		args = append(args, before)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	limit := f.Size()
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT seq, time, actor, action, target, remote, details FROM audit`+where+` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var details sql.NullString
+		if err := rows.Scan(&e.Seq, scanTime{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Remote, &details); err != nil {
+			return nil, "", fmt.Errorf("list audit: %w", err)
+		}
+		if details.Valid {
+			e.Details = []byte(details.String)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list audit: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = seqCursor(out[limit-1].Seq)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,203 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/server/store"
+)
+
+const hostCols = `id, machine_id, hostname, os, os_version, arch, agent_version, enrolled_at, last_seen, egress_ip, health, enroll_secret_id`
+
+func scanHost(row interface{ Scan(...any) error }) (store.Host, error) {
+	var h store.Host
+	var health sql.NullString
+	err := row.Scan(&h.ID, &h.MachineID, &h.Hostname, &h.OS, &h.OSVersion, &h.Arch, &h.AgentVersion,
+		scanTime{&h.EnrolledAt}, scanTime{&h.LastSeen}, &h.EgressIP, &health, &h.EnrollSecretID)
+	if health.Valid && health.String != "" {
+		h.Health = []byte(health.String)
+	}
+	return h, err
+}
+
+// Enroll implements store.Hosts.
+func (db *DB) Enroll(ctx context.Context, e store.Enrollment) (store.Host, bool, error) {
+	if e.MachineID == "" {
+		return store.Host{}, false, errors.New("enroll: empty machine id")
+	}
+	var id string
+	created := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM hosts WHERE machine_id = ?`), e.MachineID).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			id = event.NewID()
+			created = true
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO hosts (id, machine_id, hostname, os, os_version, arch, agent_version,
+				token_hash, enrolled_at, last_seen, egress_ip, enroll_secret_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				id, e.MachineID, e.Hostname, e.OS, e.OSVersion, e.Arch, e.AgentVersion, e.TokenHash,
+				db.ts(e.Time), db.ts(e.Time), e.EgressIP, e.EnrollSecretID)
+			return err
+		case err != nil:
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE hosts SET hostname = ?, os = ?, os_version = ?, arch = ?, agent_version = ?,
+			token_hash = ?, enrolled_at = ?, last_seen = ?, egress_ip = ?, enroll_secret_id = ? WHERE id = ?`),
+			e.Hostname, e.OS, e.OSVersion, e.Arch, e.AgentVersion, e.TokenHash, db.ts(e.Time), db.ts(e.Time),
+			e.EgressIP, e.EnrollSecretID, id)
+		return err
+	})
+	if err != nil {
+		if uniqueViolation(err) {
+			return store.Host{}, false, fmt.Errorf("enroll %s: %w", e.MachineID, store.ErrConflict)
+		}
+		return store.Host{}, false, fmt.Errorf("enroll %s: %w", e.MachineID, err)
+	}
+	h, err := db.hostFrom(ctx, db.w, id)
+	return h, created, err
+}
+
+// AgentByTokenHash implements store.Hosts.
+func (db *DB) AgentByTokenHash(ctx context.Context, hash string) (store.AgentIdentity, error) {
+	var a store.AgentIdentity
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, hostname, egress_ip FROM hosts WHERE token_hash = ?`), hash).Scan(&a.HostID, &a.Hostname, &a.EgressIP)
+	if err != nil {
+		return a, notFound(err, "agent token", "")
+	}
+	return a, nil
+}
+
+// Host implements store.Hosts.
+func (db *DB) Host(ctx context.Context, id string) (store.Host, error) {
+	return db.hostFrom(ctx, db.r, id)
+}
+
+func (db *DB) hostFrom(ctx context.Context, q *sql.DB, id string) (store.Host, error) {
+	h, err := scanHost(q.QueryRowContext(ctx, db.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`), id))
+	if err != nil {
+		return h, notFound(err, "host", id)
+	}
+	return h, nil
+}
+
+func (db *DB) hostWhere(f store.HostFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if f.Query != "" {
+		like := "%" + strings.ToLower(escapeLike(f.Query)) + "%"
+		conds = append(conds, `(lower(hostname) LIKE ? ESCAPE '\' OR lower(machine_id) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if f.OS != "" {
+		conds = append(conds, `os = ?`)
+		args = append(args, f.OS)
+	}
+	if !f.SeenAfter.IsZero() {
+		conds = append(conds, `last_seen >= ?`)
+		args = append(args, db.ts(f.SeenAfter))
+	}
+	if !f.SeenBefore.IsZero() {
+		conds = append(conds, `last_seen < ?`)
+		args = append(args, db.ts(f.SeenBefore))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListHosts implements store.Hosts. The cursor is the last host's hostname and id.
+func (db *DB) ListHosts(ctx context.Context, f store.HostFilter) ([]store.Host, string, error) {
+	where, args := db.hostWhere(f)
+	if f.Cursor != "" {
+		name, id, ok := strings.Cut(f.Cursor, "\x00")
+		if !ok {
+			return nil, "", fmt.Errorf("list hosts: cursor %q: %w", f.Cursor, store.ErrBadCursor)
+		}
+		cond := `(hostname > ? OR (hostname = ? AND id > ?))`
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args = append(args, name, name, id)
+	}
+	limit := f.Size()
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+hostCols+` FROM hosts`+where+` ORDER BY hostname, id LIMIT ?`), append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list hosts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Host
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list hosts: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list hosts: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = last.Hostname + "\x00" + last.ID
+	}
+	return out, next, nil
+}
+
+// CountHosts implements store.Hosts.
+func (db *DB) CountHosts(ctx context.Context, f store.HostFilter) (int, error) {
+	where, args := db.hostWhere(f)
+	var n int
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT count(*) FROM hosts`+where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count hosts: %w", err)
+	}
+	return n, nil
+}
+
+// MarkSeen implements store.Hosts.
+func (db *DB) MarkSeen(ctx context.Context, seen []store.Seen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		last, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET last_seen = ?, egress_ip = CASE WHEN ? = '' THEN egress_ip ELSE ? END
+			WHERE id = ? AND last_seen < ?`))
+		if err != nil {
+			return err
+		}
+		defer last.Close()
+		health, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET health = ?, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END WHERE id = ?`))
+		if err != nil {
+			return err
+		}
+		defer health.Close()
+		for _, s := range seen {
+			t := db.ts(s.Time)
+			if _, err := last.ExecContext(ctx, t, s.EgressIP, s.EgressIP, s.HostID, t); err != nil {
+				return err
+			}
+			if len(s.Health) > 0 {
+				if _, err := health.ExecContext(ctx, string(s.Health), s.AgentVersion, s.AgentVersion, s.HostID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d hosts seen: %w", len(seen), err)
+	}
+	return nil
+}
