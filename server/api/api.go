@@ -20,6 +20,7 @@ import (
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
+	"github.com/vigilhq/vigil/server/updates"
 )
 
 // Deps are what the API serves from.
@@ -38,6 +39,8 @@ type Deps struct {
 	AgentBurst int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Updates serves the release repository and the upgrade offer (nil: none configured).
+	Updates *updates.Service
 }
 
 // API is the HTTP interface.
@@ -78,6 +81,7 @@ func New(d Deps) *API {
 		logins:  newLimiter(rate.Every(6*time.Second), 10)}
 	a.routes = append(a.routes, a.agentRoutes()...)
 	a.routes = append(a.routes, a.adminRoutes()...)
+	a.routes = append(a.routes, a.upgradeRoutes()...)
 	return a
 }
 
