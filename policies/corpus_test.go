@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 // loadFolder loads every rule file of a folder one by one and returns how many loaded cleanly and
@@ -50,8 +50,8 @@ func loadFolder(t *testing.T, dir string, opts LoadOptions) (loaded int, refused
 // TestCorpusLoads pins, per folder, how many SigmaHQ and LOLRMM rule files load and which are
 // refused (each with a specific reason).
 func TestCorpusLoads(t *testing.T) {
-	sigmahq := testdata.Dir(t, "sigmahq")
-	lolrmm := testdata.Dir(t, "lolrmm", "sigma")
+	sigmahq := shareddata.Dir(t, "sigmahq")
+	lolrmm := shareddata.Dir(t, "lolrmm", "sigma")
 	cases := []struct {
 		dir     string
 		opts    LoadOptions
@@ -101,7 +101,7 @@ func TestCorpusLoads(t *testing.T) {
 
 // TestUnsupportedRefused: the 19 legacy v1 rules are all refused, each naming the construct.
 func TestUnsupportedRefused(t *testing.T) {
-	dir := testdata.Dir(t, "sigmahq", "unsupported")
+	dir := shareddata.Dir(t, "sigmahq", "unsupported")
 	loaded, refused := loadFolder(t, dir, LoadOptions{})
 	if loaded != 0 || len(refused) != 19 {
 		t.Errorf("loaded %d, refused %d; want 0 and 19", loaded, len(refused))
@@ -130,7 +130,7 @@ func TestUnsupportedRefused(t *testing.T) {
 // (no title, no logsource) are refused as any rule without them, and its correlation loads
 // inactive with a warning for each unresolved rule.
 func TestCorrelationExamples(t *testing.T) {
-	dir := testdata.Dir(t, "sigmahq", "correlation-examples")
+	dir := shareddata.Dir(t, "sigmahq", "correlation-examples")
 	refusedWant := map[string]string{
 		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block01.yml":               "correlation: missing 'type'",
 		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block09.yml":               "missing 'title'",

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -92,11 +93,11 @@ func LoadPaths(paths []string, opts LoadOptions) (*Ruleset, []Problem, error) {
 	var parsed []*sigma.File
 	var problems []Problem
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readLimited(f, opts.Limits.fileBytes())
 		if err != nil {
 			return nil, nil, fmt.Errorf("load rules: %w", err)
 		}
-		pf, errs := sigma.Parse(f, data)
+		pf, errs := sigma.ParseLimited(f, data, opts.Limits.sigma())
 		parsed = append(parsed, pf)
 		for _, e := range errs {
 			problems = append(problems, problemOf(e))
@@ -121,7 +122,7 @@ func LoadFS(fsys fs.FS, opts LoadOptions) (*Ruleset, []Problem, error) {
 		if err != nil {
 			return err
 		}
-		pf, errs := sigma.Parse(path, data)
+		pf, errs := sigma.ParseLimited(path, data, opts.Limits.sigma())
 		parsed = append(parsed, pf)
 		for _, e := range errs {
 			problems = append(problems, problemOf(e))
@@ -137,7 +138,7 @@ func LoadFS(fsys fs.FS, opts LoadOptions) (*Ruleset, []Problem, error) {
 
 // ParseBytes loads one rule file's content; name is used in problems.
 func ParseBytes(name string, data []byte, opts LoadOptions) (*Ruleset, []Problem) {
-	pf, errs := sigma.Parse(name, data)
+	pf, errs := sigma.ParseLimited(name, data, opts.Limits.sigma())
 	var problems []Problem
 	for _, e := range errs {
 		problems = append(problems, problemOf(e))
@@ -156,6 +157,17 @@ func Merge(sets ...*Ruleset) (*Ruleset, []Problem) {
 		}
 	}
 	return build(src)
+}
+
+// readLimited reads a file, but not more than limit+1 bytes of it: enough for the parser to
+// refuse it for its size without holding a huge file in memory.
+func readLimited(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 }
 
 func isRuleFile(name string) bool {
@@ -200,6 +212,7 @@ func ruleKey(m *sigma.Meta, file string, p sigma.Pos) string {
 // build compiles and links accepted documents.
 func build(src []source) (*Ruleset, []Problem) {
 	rs := &Ruleset{fields: match.NewFieldTable()}
+	budget := &match.Budget{}
 	var problems []Problem
 	taken := map[string]string{} // id or name -> where
 	claim := func(m *sigma.Meta, file string, p sigma.Pos) bool {
@@ -228,7 +241,8 @@ func build(src []source) (*Ruleset, []Problem) {
 		switch {
 		case s.rule != nil:
 			r := s.rule
-			cm := &match.Compiler{Fields: rs.fields, Placeholders: s.opts.Placeholders}
+			s.opts.Limits.apply(budget)
+			cm := &match.Compiler{Fields: rs.fields, Placeholders: s.opts.Placeholders, Budget: budget}
 			m, errs := cm.Compile(&r.Detection)
 			if len(errs) > 0 {
 				for _, e := range errs {
@@ -272,7 +286,8 @@ func build(src []source) (*Ruleset, []Problem) {
 	// Filters.
 	for _, s := range filterSrc {
 		fl := s.filter
-		cm := &match.Compiler{Fields: rs.fields, Placeholders: s.opts.Placeholders}
+		s.opts.Limits.apply(budget)
+		cm := &match.Compiler{Fields: rs.fields, Placeholders: s.opts.Placeholders, Budget: budget}
 		m, errs := cm.Compile(&fl.Detection)
 		if len(errs) > 0 {
 			for _, e := range errs {

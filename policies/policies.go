@@ -1,8 +1,3 @@
-// Package policies is Vigil's detection-policy facade: it loads Sigma rule files (rules,
-// correlations, filters) into an immutable Ruleset, and runs them over events with an Engine
-// that emits Findings. Parsing lives in policies/sigma, matching and the prefilter index in
-// policies/match, correlation state machines in policies/correlate. docs/policies.md ("Engine
-// semantics") states every decision the engine takes where Sigma leaves a choice.
 package policies
 
 import (
@@ -16,6 +11,8 @@ import (
 type LoadOptions struct {
 	// Placeholders holds the values of |expand %name% placeholders, by name (without the %).
 	Placeholders map[string][]string
+	// Limits bound what loading may cost (zero: DefaultLimits).
+	Limits Limits
 
 	builtin bool // the documents are the built-in pack's (Load sets it)
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 // A realistic mixed event stream for benchmarks and differential tests: process creations on
@@ -190,7 +190,7 @@ func streamEvents(n int, seed uint64) []*event.Event {
 
 // sigmaHQRulePaths are the SigmaHQ rule folders of the benchmark's set (a).
 func sigmaHQRulePaths(tb testing.TB) []string {
-	base := testdata.Dir(tb, "sigmahq")
+	base := shareddata.Dir(tb, "sigmahq")
 	var out []string
 	for _, d := range []string{"rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder"} {
 		out = append(out, filepath.Join(base, d))
@@ -213,7 +213,7 @@ func loadCorpus(tb testing.TB, withLOLRMM bool) *Ruleset {
 	tb.Helper()
 	paths := sigmaHQRulePaths(tb)
 	if withLOLRMM {
-		paths = append(paths, testdata.Dir(tb, "lolrmm", "sigma"))
+		paths = append(paths, shareddata.Dir(tb, "lolrmm", "sigma"))
 	}
 	rs, _, err := LoadPaths(paths, corpusPlaceholders)
 	if err != nil {

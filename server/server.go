@@ -173,6 +173,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
+	offices, err := parsePrefixes(cfg.OfficeCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("server: office networks: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("server")}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
@@ -208,11 +212,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.auth = auth.NewAuthenticator(st)
 	s.ingest = ingest.New(ingest.Config{Store: st, Logger: cfg.Logger.Named("ingest"), FlushInterval: cfg.FlushInterval})
-	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: cfg.OfficeCIDRs, OfficeGatewayMACs: cfg.OfficeGatewayMACs})
+	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: offices, OfficeGatewayMACs: cfg.OfficeGatewayMACs})
 	if err != nil {
 		return nil, fmt.Errorf("server: fleet rules: %w", err)
 	}
 	if err := s.listen(host); err != nil {
+		return nil, err
+	}
+	if err := s.checkShared(ctx, key); err != nil {
 		return nil, err
 	}
 	if err := s.bootstrap(ctx); err != nil {
@@ -229,6 +236,32 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Updates: ups})
 	ok = true
 	return s, nil
+}
+
+// checkShared makes sure replicas on one database share the policy-signing key and the CA:
+// agents verify bundles with the key they got at enrollment and pin the CA.
+func (s *Server) checkShared(ctx context.Context, key ed25519.PrivateKey) error {
+	pub := wire.EncodeKey(key.Public().(ed25519.PublicKey))
+	got, err := s.st.InitSetting(ctx, "policy_public_key", pub)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if got != pub {
+		return fmt.Errorf("server: the policy-signing key in %s is not the one this database was first used with: "+
+			"copy policy-signing.key (and tls/) from the first server's data directory", s.cfg.DataDir)
+	}
+	if s.pin == "" || s.cfg.TLSCert != "" {
+		return nil
+	}
+	got, err = s.st.InitSetting(ctx, "ca_fingerprint", s.pin)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if got != s.pin {
+		return fmt.Errorf("server: the CA in %s (%s) is not the one this database's agents pin (%s): copy tls/ from the first server's data directory",
+			filepath.Join(s.cfg.DataDir, TLSDir), s.pin, got)
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

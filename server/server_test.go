@@ -22,7 +22,7 @@ import (
 const adminToken = "vgt_test-admin-token-0123456789abcdef"
 
 // testServer starts a server on loopback with TLS and returns it with a client trusting its CA.
-func testServer(t *testing.T, mod func(*Config)) (*Server, *http.Client) {
+func testServer(t testing.TB, mod func(*Config)) (*Server, *http.Client) {
 	t.Helper()
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), AdminToken: adminToken, FlushInterval: 50 * time.Millisecond, AgentRate: 1000, AgentBurst: 1000}
 	if mod != nil {
@@ -45,7 +45,7 @@ func testServer(t *testing.T, mod func(*Config)) (*Server, *http.Client) {
 	if !pool.AppendCertsFromPEM(srv.CACertPEM()) {
 		t.Fatal("CA PEM")
 	}
-	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
 }
 
 type resp struct {
@@ -54,7 +54,7 @@ type resp struct {
 	header http.Header
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -68,7 +68,7 @@ func (r resp) errBody(t *testing.T) wire.Error {
 	return e.Error
 }
 
-func do(t *testing.T, c *http.Client, method, url, token string, body any, hdr ...string) resp {
+func do(t testing.TB, c *http.Client, method, url, token string, body any, hdr ...string) resp {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -101,7 +101,7 @@ func do(t *testing.T, c *http.Client, method, url, token string, body any, hdr .
 	return resp{status: res.StatusCode, body: b, header: res.Header}
 }
 
-func enrollAgent(t *testing.T, srv *Server, c *http.Client, machine string) wire.EnrollResponse {
+func enrollAgent(t testing.TB, srv *Server, c *http.Client, machine string) wire.EnrollResponse {
 	t.Helper()
 	r := do(t, c, "POST", srv.LocalURL()+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: srv.EnrollSecret(),
 		Host: wire.HostFacts{MachineID: machine, Hostname: "host-" + machine, OS: "linux"}})

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 // kvmEDIDs is the identity each shared EDID must decode to (testdata/edid/SOURCE.md).
@@ -29,7 +29,7 @@ var kvmEDIDs = []struct {
 
 func readHex(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata.Dir(t, "edid"), name))
+	b, err := os.ReadFile(filepath.Join(shareddata.Dir(t, "edid"), name))
 	if err != nil {
 		t.Fatal(err)
 	}

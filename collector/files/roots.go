@@ -1,9 +1,11 @@
 package files
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // subdirs lists the directories directly under dir (users' home folders under /home, /Users,
@@ -47,4 +49,100 @@ func existing(paths []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The watched roots: the configured folders and removable volumes as they come and go.
+
+// Roots returns the configured roots, sorted.
+func (s *Source) Roots() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.roots))
+	for r := range s.roots {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddRoot starts watching dir recursively (a removable volume that was mounted). Files already
+// there are not reported. Before Run it only records the root.
+func (s *Source) AddRoot(dir string) error {
+	dir = filepath.Clean(dir)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("files: add root: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("files: add root %s: not a directory", dir)
+	}
+	s.mu.Lock()
+	s.roots[dir] = true
+	running := s.w != nil
+	s.mu.Unlock()
+	if running {
+		s.addTree(dir, false)
+	}
+	return nil
+}
+
+// RemoveRoot stops watching dir (a volume that was unmounted); folders also under another root
+// stay watched.
+func (s *Source) RemoveRoot(dir string) {
+	dir = filepath.Clean(dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.roots, dir)
+	for p := range s.watched {
+		if within(p, dir) && s.rootOf(p) == "" {
+			if s.w != nil {
+				_ = s.w.Remove(p)
+			}
+			delete(s.watched, p)
+		}
+	}
+	for p := range s.pending {
+		if within(p, dir) && s.rootOf(p) == "" {
+			delete(s.pending, p)
+		}
+	}
+	s.agg.forget(dir)
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	if p == dir {
+		return true
+	}
+	if !strings.HasPrefix(p, dir) {
+		return false
+	}
+	if strings.HasSuffix(dir, string(filepath.Separator)) {
+		return true
+	}
+	return p[len(dir)] == filepath.Separator
+}
+
+// rootOf returns the deepest root holding p ("" if none). s.mu must be held.
+func (s *Source) rootOf(p string) string {
+	best := ""
+	for r := range s.roots {
+		if len(r) > len(best) && within(p, r) {
+			best = r
+		}
+	}
+	return best
+}
+
+// excluded reports whether p is excluded or outside every root. s.mu must be held.
+func (s *Source) excluded(p string) bool {
+	root := s.rootOf(p)
+	if root == "" {
+		return true
+	}
+	if s.abs.Excluded(p) {
+		return true
+	}
+	rel := strings.TrimPrefix(p[len(root):], string(filepath.Separator))
+	return rel != "" && s.matcher.Excluded(rel)
 }

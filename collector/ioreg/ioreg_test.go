@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 func TestParseCometCapture(t *testing.T) {
-	dir := testdata.Dir(t, "ipkvm-watch", "_device_output")
+	dir := shareddata.Dir(t, "ipkvm-watch", "_device_output")
 	b, err := os.ReadFile(filepath.Join(dir, "mac_glkvm"))
 	if err != nil {
 		t.Fatal(err)

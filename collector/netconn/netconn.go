@@ -1,8 +1,3 @@
-// Package netconn is the network collector: it lists the host's TCP and UDP sockets with their
-// owning processes (on Linux from /proc/net, elsewhere through gopsutil) on an interval and reports each connection and listening socket
-// once, when it first appears, as a network_connection event (docs/events.md), in Sysmon's
-// convention: Source is the side that opened the connection, Destination the accepting side, and
-// a listening socket's local address is its Destination.
 package netconn
 
 import (
@@ -10,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -66,6 +62,9 @@ type Source struct {
 // probeWorkers bounds the listeners probed at once.
 const probeWorkers = 4
 
+// changeFollowUps is how many more polls follow the one a change notification brings.
+const changeFollowUps = 2
+
 // tracker remembers the sockets reported, to report each once and forget closed ones.
 type tracker struct {
 	seen map[connKey]bool
@@ -119,11 +118,36 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		return err
 	}
 	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
+	// After a change notification, sockets are listed ChangeSettle later and twice more, a
+	// ChangeSettle apart: a program that just started may take a few seconds to listen.
+	var followUps atomic.Int32
 	if s.cfg.Changes != nil {
 		loop.Settle = s.cfg.ChangeSettle
-		loop.Watch = func(context.Context) (<-chan struct{}, error) { return s.cfg.Changes, nil }
+		notify := make(chan struct{}, 1)
+		go func() {
+			defer close(notify)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case _, ok := <-s.cfg.Changes:
+					if !ok {
+						return
+					}
+					followUps.Store(changeFollowUps)
+					select {
+					case notify <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+		loop.Watch = func(context.Context) (<-chan struct{}, error) { return notify, nil }
 	}
-	return loop.Run(ctx, func(ctx context.Context) (bool, error) { return false, s.poll(ctx, emit, s.tracker) })
+	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
+		err := s.poll(ctx, emit, s.tracker)
+		return followUps.Add(-1) >= 0, err
+	})
 }
 
 // poll lists sockets once and emits the ones tr has not seen in its previous poll.

@@ -12,12 +12,12 @@ import (
 
 	"github.com/vigilhq/vigil/collector"
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 func capture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata.Dir(t, "ipkvm-watch", "_device_output"), name))
+	b, err := os.ReadFile(filepath.Join(shareddata.Dir(t, "ipkvm-watch", "_device_output"), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestSysfsOddEntries(t *testing.T) {
 }
 
 func TestIoregCapture(t *testing.T) {
-	dir := testdata.Dir(t, "ipkvm-watch", "_device_output")
+	dir := shareddata.Dir(t, "ipkvm-watch", "_device_output")
 	evs := snapshot(t, New(Config{IoregFile: filepath.Join(dir, "mac_glkvm")}))
 	if len(evs) != 1 {
 		t.Fatalf("got %d events", len(evs))

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 const sysmonRecord = `{
@@ -96,7 +96,7 @@ func TestDecodeErrors(t *testing.T) {
 
 // Every record of the SigmaHQ regression data converts, with a logsource for each.
 func TestRegressionDataConverts(t *testing.T) {
-	root := testdata.Dir(t, "sigmahq", "regression_data")
+	root := shareddata.Dir(t, "sigmahq", "regression_data")
 	n := 0
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".jsoncls")) {

@@ -12,7 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 	"github.com/vigilhq/vigil/internal/winevent"
 	"github.com/vigilhq/vigil/policies"
 )
@@ -74,7 +74,7 @@ type outcome struct{ ran, passed int }
 // case's events go through the Windows event mapping and the engine, and the rule must fire
 // match_count times (at least once where the case gives no count).
 func TestSigmaHQRegression(t *testing.T) {
-	root := testdata.Dir(t, "sigmahq")
+	root := shareddata.Dir(t, "sigmahq")
 	rules := manifest(t, root)
 	var infos []string
 	err := filepath.WalkDir(filepath.Join(root, "regression_data"), func(p string, d os.DirEntry, err error) error {

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 )
 
 // The correlation examples of the Sigma specification and of SigmaHQ pull requests, converted
@@ -149,7 +149,7 @@ func parseTimespan(s string) (time.Duration, error) {
 }
 
 func TestSpecificationExamples(t *testing.T) {
-	dir := testdata.Dir(t, "sigmahq", "correlation-examples")
+	dir := shareddata.Dir(t, "sigmahq", "correlation-examples")
 	refused := map[string]string{
 		// A fragment showing only the rules list: no type.
 		"sigma-specification/spec-doc-examples/sigma-correlation-rules-specification_block01.yml": `unknown correlation type ""`,
@@ -192,7 +192,7 @@ func TestSpecificationExamples(t *testing.T) {
 
 // Real example files driven with synthetic events.
 func TestSpecificationExamplesRun(t *testing.T) {
-	dir := testdata.Dir(t, "sigmahq", "correlation-examples")
+	dir := shareddata.Dir(t, "sigmahq", "correlation-examples")
 	load := func(rel string) exampleSet {
 		set, err := loadExample(t, filepath.Join(dir, rel))
 		if err != nil {

@@ -418,21 +418,35 @@ func networkRule(t *Tool, name, id string, v *toolValues) *yaml.Node {
 		sort.Strings(ips)
 		det = append(det, str("selection_ip"), mapping(str("DestinationIp"), strList(ips)))
 	}
+	cond := "1 of selection_* and not 1 of filter_main_*"
 	if len(v.ports) > 0 {
+		// A port alone counts only for an outbound connection to another host by a process the
+		// OS names: not loopback traffic, not a socket without a process (TIME_WAIT), not a
+		// listener or an inbound connection on that port.
 		ports := append([]int(nil), v.ports...)
 		sort.Ints(ports)
 		var items []*yaml.Node
 		for _, p := range ports {
 			items = append(items, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprint(p)})
 		}
-		det = append(det, str("selection_port"), mapping(str("DestinationPort"), seq(items...)))
+		det = append(det, str("port_selection"), mapping(
+			str("Initiated"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"},
+			str("DestinationPort"), seq(items...)))
+		det = append(det, str("port_filter_loopback"), mapping(str("DestinationIp|cidr"), strList([]string{"127.0.0.0/8", "::1/128"})))
+		det = append(det, str("port_filter_no_process"), mapping(str("Image"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}))
+		portCond := "port_selection and not 1 of port_filter_*"
+		if len(v.hosts)+len(v.ips) > 0 {
+			cond = "(1 of selection_* or " + portCond + ") and not 1 of filter_main_*"
+		} else {
+			cond = portCond + " and not 1 of filter_main_*"
+		}
 	}
 	var br []*yaml.Node
 	for _, b := range browserImages {
 		br = append(br, quoted(SigmaValue(b)))
 	}
 	det = append(det, str("filter_main_browser"), mapping(str("Image|endswith"), seq(br...)))
-	det = append(det, str("condition"), str("1 of selection_* and not 1 of filter_main_*"))
+	det = append(det, str("condition"), str(cond))
 	doc.Content = append(doc.Content, str("detection"), mapping(det...))
 	doc.Content = append(doc.Content,
 		str("falsepositives"), strList([]string{

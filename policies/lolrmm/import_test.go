@@ -14,14 +14,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigilhq/vigil/internal/event"
-	"github.com/vigilhq/vigil/internal/testdata"
+	"github.com/vigilhq/vigil/internal/shareddata"
 	"github.com/vigilhq/vigil/policies"
 )
 
 // importCatalog converts the shared LOLRMM catalog and writes it to a temporary folder.
 func importCatalog(t *testing.T) (*Result, string) {
 	t.Helper()
-	cat, err := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat, err := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestImportHasNoCatalogMistakes(t *testing.T) {
 }
 
 func TestImportDeterministic(t *testing.T) {
-	cat, err := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat, err := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestImportDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat2, _ := LoadDir(testdata.Dir(t, "lolrmm", "yaml"))
+	cat2, _ := LoadDir(shareddata.Dir(t, "lolrmm", "yaml"))
 	b, _ := Convert(cat2)
 	if len(a.Files) != len(b.Files) {
 		t.Fatalf("%d vs %d files", len(a.Files), len(b.Files))
@@ -206,8 +206,16 @@ func TestImportedRulesMatch(t *testing.T) {
 			[]string{"lolrmm_gotomypc_windows_process"}},
 		{"RustDesk per-user install", proc("windows", map[string]any{"Image": `C:\Users\bob\AppData\Local\rustdesk\rustdesk.exe`}),
 			[]string{"lolrmm_rustdesk_windows_process"}},
-		{"RustDesk rendezvous port", netc(map[string]any{"Image": `C:\Tools\rd.exe`, "DestinationIp": "203.0.113.7", "DestinationPort": 21116}),
+		{"RustDesk rendezvous port", netc(map[string]any{"Image": `C:\Tools\rd.exe`, "Initiated": true, "DestinationIp": "203.0.113.7", "DestinationPort": 21116}),
 			[]string{"lolrmm_rustdesk_network"}},
+		// A port alone does not fire on loopback, without a process, nor for a listener or an
+		// inbound connection on that port.
+		{"RustDesk port on loopback", netc(map[string]any{"Image": `C:\Tools\py.exe`, "Initiated": true, "DestinationIp": "127.0.0.1", "DestinationPort": 21116}), nil},
+		{"RustDesk port on IPv6 loopback", netc(map[string]any{"Image": `C:\Tools\py.exe`, "Initiated": true, "DestinationIp": "::1", "DestinationPort": 21116}), nil},
+		{"RustDesk port, socket without a process", netc(map[string]any{"Initiated": true, "DestinationIp": "203.0.113.7", "DestinationPort": 21116, "State": "TIME_WAIT"}), nil},
+		{"a listener on the RustDesk port", netc(map[string]any{"Image": `C:\Tools\x.exe`, "Initiated": false, "DestinationIp": "0.0.0.0", "DestinationPort": 21116, "State": "LISTEN"}), nil},
+		{"AnyDesk relay host, socket without a process", netc(map[string]any{"DestinationHostname": "relay-0a1b2c3d.net.anydesk.com", "DestinationPort": 443}),
+			[]string{"lolrmm_anydesk_network"}},
 		{"tmate on Linux", proc("linux", map[string]any{"Image": "/usr/bin/tmate"}), []string{"lolrmm_tmate_linux_process"}},
 		{"Windows' own dwm.exe (Teramind's rename target)", proc("windows", map[string]any{"Image": `C:\Windows\System32\dwm.exe`, "OriginalFileName": "dwm.exe"}), nil},
 		{"an installer named setup.exe", proc("windows", map[string]any{"Image": `C:\Users\bob\Downloads\setup.exe`, "OriginalFileName": "setup.exe"}), nil},
@@ -270,7 +278,7 @@ func TestSummaryListsSkips(t *testing.T) {
 
 // BenchmarkImport measures reading and converting the whole catalog (no writing).
 func BenchmarkImport(b *testing.B) {
-	dir := testdata.Dir(b, "lolrmm", "yaml")
+	dir := shareddata.Dir(b, "lolrmm", "yaml")
 	rules := 0
 	for b.Loop() {
 		cat, err := LoadDir(dir)

@@ -12,6 +12,8 @@ import (
 type Compiler struct {
 	Fields       *FieldTable
 	Placeholders map[string][]string
+	// Budget, when set, bounds what the detections compiled with this Compiler may cost.
+	Budget *Budget
 }
 
 // Matcher is a compiled detection.
@@ -26,21 +28,30 @@ func (m *Matcher) Match(c *Ctx) bool { return m.root.eval(c) }
 
 // Compile compiles a detection. Errors carry positions; the caller adds the file name.
 func (cm *Compiler) Compile(det *sigma.Detection) (*Matcher, []sigma.Error) {
+	cm.Budget.begin()
 	searches := map[string]node{}
 	var errs []sigma.Error
 	for _, name := range det.Order {
 		n, err := cm.search(det.Searches[name])
 		if err != nil {
 			errs = append(errs, sigma.Error{Line: err.pos.Line, Column: err.pos.Column, Message: err.msg})
+			if err.budget {
+				break // the budget is spent: the other searches would only repeat it
+			}
 			continue
 		}
 		searches[name] = n
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if len(errs) == 0 {
+		root := condNode(det.Condition, searches)
+		m := &Matcher{root: root, Need: root.need()}
+		if err := cm.Budget.chargePrefilter(m.Need, det.ConditionPos); err != nil {
+			errs = append(errs, sigma.Error{Line: err.pos.Line, Column: err.pos.Column, Message: err.msg})
+		} else {
+			return m, nil
+		}
 	}
-	root := condNode(det.Condition, searches)
-	return &Matcher{root: root, Need: root.need()}, nil
+	return nil, errs
 }
 
 func condNode(c sigma.Cond, s map[string]node) node {
@@ -369,7 +380,7 @@ func (in *itemNode) need() Need {
 					gn = Need{}
 					break
 				}
-				gn.Atoms = append(gn.Atoms, Atom{Field: in.field, Lit: l})
+				gn.Atoms = append(gn.Atoms, Atom{Field: in.field, Lit: l[:min(len(l), maxAtomLen)]})
 			}
 			if !gn.OK {
 				break
@@ -396,13 +407,10 @@ func (in *itemNode) need() Need {
 	return out
 }
 
-// regexpLiterals extracts literals one of which every match of expr contains (folded), or nil.
-func regexpLiterals(expr string) []string {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	lits := required(re.Simplify(), 0)
+// regexpLiterals extracts literals one of which every match of the simplified regexp re
+// contains (folded), or nil.
+func regexpLiterals(re *syntax.Regexp) []string {
+	lits := required(re, 0)
 	for _, l := range lits {
 		if len(l) < minAtom {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -223,12 +224,13 @@ func (v *scalar) timestamp() (time.Time, bool) {
 
 // compileError is a refusal at a value's position.
 type compileError struct {
-	pos sigma.Pos
-	msg string
+	pos    sigma.Pos
+	msg    string
+	budget bool // the complexity budget is spent
 }
 
 func errAt(p sigma.Pos, format string, args ...any) *compileError {
-	return &compileError{p, fmt.Sprintf(format, args...)}
+	return &compileError{pos: p, msg: fmt.Sprintf(format, args...)}
 }
 
 // expandPlaceholders substitutes %name% placeholders (values from opts), producing every
@@ -370,9 +372,14 @@ func (cm *Compiler) valueGroups(it *sigma.Item) ([][]cmp, *compileError) {
 		}
 	}
 	for _, v := range it.Values {
+		// Each value is one comparison at least; its expansions are charged below.
+		if err := cm.Budget.chargeComparisons(1, v.Pos); err != nil {
+			err.budget = true
+			return nil, err
+		}
 		switch {
 		case has("re"):
-			c, err := compileRegexp(v, it)
+			c, err := cm.compileRegexp(v, it)
 			if err != nil {
 				return nil, err
 			}
@@ -440,6 +447,10 @@ func (cm *Compiler) valueGroups(it *sigma.Item) ([][]cmp, *compileError) {
 		var g []cmp
 		for _, p := range pats {
 			g = append(g, &strCmp{compilePattern(p, cased)})
+		}
+		if err := cm.Budget.chargeComparisons(len(g)-1, v.Pos); err != nil {
+			err.budget = true
+			return nil, err
 		}
 		groups = append(groups, g)
 	}
@@ -511,7 +522,7 @@ var (
 	backrefRE    = regexp.MustCompile(`\\[1-9]|\\k<`)
 )
 
-func compileRegexp(v sigma.Value, it *sigma.Item) (*reCmp, *compileError) {
+func (cm *Compiler) compileRegexp(v sigma.Value, it *sigma.Item) (*reCmp, *compileError) {
 	flags := ""
 	for _, m := range it.Modifiers {
 		switch m {
@@ -534,6 +545,15 @@ func compileRegexp(v sigma.Value, it *sigma.Item) (*reCmp, *compileError) {
 		expr = "(?" + flags + ")" + expr
 	}
 	expr = translatePCRE(expr)
+	var lits []string
+	if tree, err := syntax.Parse(expr, syntax.Perl); err == nil {
+		simple := tree.Simplify()
+		if err := cm.Budget.chargeRegexp(simple, v.Pos); err != nil {
+			err.budget = true
+			return nil, err
+		}
+		lits = regexpLiterals(simple)
+	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		msg := err.Error()
@@ -542,7 +562,7 @@ func compileRegexp(v sigma.Value, it *sigma.Item) (*reCmp, *compileError) {
 		}
 		return nil, errAt(v.Pos, "regular expression %q in %s does not compile: %s", v.Text, keyOf(it), msg)
 	}
-	return &reCmp{re: re, lits: regexpLiterals(expr)}, nil
+	return &reCmp{re: re, lits: lits}, nil
 }
 
 func keyOf(it *sigma.Item) string {

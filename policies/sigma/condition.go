@@ -5,6 +5,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Cond is a node of a parsed condition: *And, *Or, *Not, *Ref or *Of.
@@ -136,9 +137,30 @@ func (p *condParser) errf(t token, format string, args ...any) error {
 	if t.kind == tEOF {
 		where = " at end of condition"
 	} else {
-		where += fmt.Sprintf(" (%q)", t.text)
+		where += fmt.Sprintf(" (%q)", clip(t.text))
+	}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
 	}
 	return &condError{t.off, fmt.Sprintf(format, args...) + where}
+}
+
+// clipLen is how much of a condition or token an error message quotes.
+const clipLen = 60
+
+// clip shortens s for an error message: its first clipLen bytes (whole code points), an
+// ellipsis and its length, so a hostile 200 KB condition is not echoed whole.
+func clip(s string) string {
+	if len(s) <= clipLen {
+		return s
+	}
+	cut := clipLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }
 
 func isOp(t token, op string) bool { return t.kind == tWord && t.text == op }
@@ -317,7 +339,7 @@ func (p *condParser) resolveOf(all bool, pt token) (Cond, error) {
 		if !strings.Contains(pt.text, "*") {
 			return nil, p.errf(pt, "undefined search identifier %q", pt.text)
 		}
-		p.warnings = append(p.warnings, fmt.Sprintf("condition pattern %q matches no search identifier: the term is dropped", pt.text))
+		p.warnings = append(p.warnings, fmt.Sprintf("condition pattern %q matches no search identifier: the term is dropped", clip(pt.text)))
 		return nil, nil
 	}
 	sort.Strings(names)

@@ -221,3 +221,25 @@ func TestCorrelationParse(t *testing.T) {
 		t.Errorf("%v %+v", errs, f.Correlations)
 	}
 }
+
+// A condition refused for its depth (or any other reason) is quoted cut, never whole: a hostile
+// 200 KB condition must not come back in the error.
+func TestLongConditionClipped(t *testing.T) {
+	deep := strings.Repeat("(", 50000) + "sel" + strings.Repeat(")", 50000)
+	long := "sel and " + strings.Repeat("x", 100000)
+	for name, cond := range map[string]string{"deep": deep, "long identifier": long, "deep not": strings.Repeat("not ", 300) + "sel"} {
+		_, errs := Parse("t.yml", []byte(head+"  sel:\n    A: 1\n  condition: '"+cond+"'\n"))
+		if len(errs) != 1 {
+			t.Fatalf("%s: errors %v", name, errs)
+		}
+		msg := errs[0].Error()
+		if len(msg) > 400 || !strings.Contains(msg, "bytes)") {
+			t.Errorf("%s: message of %d bytes: %.300s", name, len(msg), msg)
+		}
+	}
+	if got := clip("héllo" + strings.Repeat("é", 100)); !strings.HasSuffix(got, "… (206 bytes)") || !utf8ValidPrefix(got) {
+		t.Errorf("clip = %q", got)
+	}
+}
+
+func utf8ValidPrefix(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }

@@ -176,6 +176,14 @@ func listParam(r *http.Request, name string, allowed []string) ([]string, *wire.
 	return out, nil
 }
 
+// checkLabel validates the name a user gives a secret or a token.
+func checkLabel(name string) *wire.Error {
+	if strings.TrimSpace(name) == "" || len(name) > 128 {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: "want a name of 1 to 128 bytes", Field: "name"}
+	}
+	return nil
+}
+
 func (a *API) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
 	if werr := decodeJSON(w, r, v, 1<<20, 8<<20, true); werr != nil {
 		writeError(w, werr)
@@ -467,8 +475,8 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	if !a.decodeAdmin(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Name) == "" || len(req.Name) > 128 {
-		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Message: "want a name of 1 to 128 bytes", Field: "name"})
+	if werr := checkLabel(req.Name); werr != nil {
+		writeError(w, werr)
 		return
 	}
 	p, _ := PrincipalOf(r)

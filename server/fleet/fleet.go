@@ -27,6 +27,7 @@ import (
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/server/ingest"
+	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 )
 
@@ -51,8 +52,9 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Logger hclog.Logger
-	// OfficeCIDRs are office egress ranges; OfficeGatewayMACs office routers.
-	OfficeCIDRs, OfficeGatewayMACs []string
+	// OfficeCIDRs are office egress ranges (and VPN exits); OfficeGatewayMACs office routers.
+	OfficeCIDRs       []netip.Prefix
+	OfficeGatewayMACs []string
 	// Rules replaces the built-in fleet rules (tests).
 	Rules fs.FS
 	Now   func() time.Time
@@ -60,19 +62,18 @@ type Config struct {
 
 // Evaluator runs fleet passes.
 type Evaluator struct {
-	st      Store
-	log     hclog.Logger
-	rs      *policies.Ruleset
-	uses    map[string][]string // correlation id -> base rule ids
-	cidrs   []netip.Prefix
-	macs    map[string]bool
-	now     func() time.Time
-	infoMap map[string]policies.RuleInfo
+	st    Store
+	log   hclog.Logger
+	rs    *policies.Ruleset
+	uses  map[string][]string // correlation id -> base rule ids
+	cidrs []netip.Prefix
+	macs  map[string]bool
+	now   func() time.Time
 }
 
 // New loads the fleet rules.
 func New(cfg Config) (*Evaluator, error) {
-	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, infoMap: map[string]policies.RuleInfo{}}
+	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -87,41 +88,17 @@ func New(cfg Config) (*Evaluator, error) {
 		}
 		rules = sub
 	}
-	rs, problems, err := policies.LoadFS(rules, policies.LoadOptions{})
+	rs, err := policy.LoadStrict(rules)
 	if err != nil {
 		return nil, fmt.Errorf("fleet rules: %w", err)
 	}
-	for _, p := range problems {
-		if !p.Warning {
-			return nil, fmt.Errorf("fleet rules: %s", p.Error())
-		}
-	}
 	e.rs = rs
 	for _, info := range rs.Rules() {
-		e.infoMap[info.ID] = info
-		if info.Name != "" {
-			e.infoMap[info.Name] = info
-		}
 		if info.Kind == "correlation" {
 			e.uses[info.ID] = info.Uses
 		}
 	}
-	for _, c := range cfg.OfficeCIDRs {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			continue
-		}
-		if !strings.Contains(c, "/") {
-			a, err := netip.ParseAddr(c)
-			if err != nil {
-				return nil, fmt.Errorf("office network %q: %w", c, err)
-			}
-			c = netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return nil, fmt.Errorf("office network %q: %w", c, err)
-		}
+	for _, p := range cfg.OfficeCIDRs {
 		e.cidrs = append(e.cidrs, p.Masked())
 	}
 	for _, m := range cfg.OfficeGatewayMACs {

@@ -85,14 +85,9 @@ func New(cfg Config) (*Service, error) {
 	if s.refresh <= 0 {
 		s.refresh = 5 * time.Second
 	}
-	rs, problems, err := policies.LoadFS(policies.BuiltinFS(), policies.LoadOptions{})
+	rs, err := LoadStrict(policies.BuiltinFS())
 	if err != nil {
 		return nil, fmt.Errorf("policy: built-in pack: %w", err)
-	}
-	for _, p := range problems {
-		if !p.Warning {
-			return nil, fmt.Errorf("policy: built-in pack: %s", p.Error())
-		}
 	}
 	s.builtin = rs
 	for _, info := range rs.Rules() {
@@ -115,6 +110,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("policy: built-in pack: %w", err)
 	}
 	return s, nil
+}
+
+// LoadStrict loads the rule files of fsys, refusing any problem but a warning.
+func LoadStrict(fsys fs.FS) (*policies.Ruleset, error) {
+	rs, problems, err := policies.LoadFS(fsys, policies.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if bad := errorsOnly(problems); len(bad) > 0 {
+		return nil, &ProblemsError{Problems: bad}
+	}
+	return rs, nil
 }
 
 // PublicKey is the key agents verify bundles with.

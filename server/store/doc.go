@@ -39,6 +39,7 @@ type Store interface {
 	Audit
 	FleetFacts
 	Jobs
+	Settings
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string
 	// Close releases the database.

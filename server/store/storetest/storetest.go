@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"FleetFacts", testFleetFacts},
 		{"Locks", testLocks},
 		{"Purge", testPurge},
+		{"Settings", testSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -715,5 +716,23 @@ func testPurge(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Purge(ctx, "hosts", t0()); err == nil {
 		t.Fatal("purge of hosts accepted")
+	}
+}
+
+func testSettings(t *testing.T, s store.Store) {
+	if _, err := s.Setting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unset: %v", err)
+	}
+	v, err := s.InitSetting(ctx, "k", "first")
+	must(t, err)
+	if v != "first" {
+		t.Fatalf("init: %q", v)
+	}
+	if v, _ = s.InitSetting(ctx, "k", "second"); v != "first" {
+		t.Fatalf("init again: %q", v)
+	}
+	must(t, s.PutSetting(ctx, "k", "third"))
+	if v, _ = s.Setting(ctx, "k"); v != "third" {
+		t.Fatalf("put: %q", v)
 	}
 }

@@ -1,8 +1,8 @@
-// Package testdata locates the shared test corpus (../shared/testdata beside the checkout: SigmaHQ
+// Package shareddata locates the shared test corpus (../shared/testdata beside the checkout: SigmaHQ
 // rules, the LOLRMM catalog, IP-KVM captures, EDIDs) for tests. Tests skip with a clear message
 // when it is absent, unless VIGIL_REQUIRE_TESTDATA=1, when they fail instead. VIGIL_TESTDATA
 // overrides the location.
-package testdata
+package shareddata
 
 import (
 	"os"

@@ -1,0 +1,164 @@
+package files
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/internal/event"
+)
+
+// From settled files to events: each is classified (archives are read), then reported on its own
+// or counted in its folder's aggregation window, and queued for Run's goroutine to emit.
+
+// flush classifies settled files (all pending ones when final) and closes due windows.
+func (s *Source) flush(now time.Time, emit collector.Emit, final bool) {
+	defer s.drain(emit)
+	s.mu.Lock()
+	if s.rename.path != "" && (final || now.Sub(s.rename.at) > renamePairWindow) {
+		old := s.rename.path
+		s.rename.path = ""
+		s.goneLocked(old, now)
+	}
+	var ready []string
+	for p, pf := range s.pending {
+		if final || now.Sub(pf.last) >= s.cfg.Settle {
+			ready = append(ready, p)
+		}
+	}
+	sort.Strings(ready)
+	s.mu.Unlock()
+
+	for _, p := range ready {
+		s.settle(p, now)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	when := now
+	if final {
+		when = now.Add(s.cfg.Window + time.Nanosecond) // close every window
+	}
+	for _, ag := range s.agg.due(when, statSize) {
+		end := ag.End
+		if final && end.After(now) {
+			end = now
+		}
+		f := map[string]any{
+			"TargetFilename": ag.Dir, "Action": "aggregate",
+			"FileCount": ag.FileCount, "TotalBytes": ag.TotalBytes,
+			"WindowStart": ag.Start.UTC().Format(time.RFC3339Nano), "WindowEnd": end.UTC().Format(time.RFC3339Nano),
+		}
+		if ag.DeletedCount > 0 {
+			f["DeletedCount"] = ag.DeletedCount
+		}
+		s.stats.Aggregates++
+		s.queueLocked(f, ag.Dir)
+	}
+	if now.Sub(s.lastPrune) > s.cfg.ModifiedInterval {
+		s.lastPrune = now
+		for p, r := range s.reported {
+			if now.Sub(r.at) > s.cfg.ModifiedInterval {
+				delete(s.reported, p)
+			}
+		}
+	}
+}
+
+func statSize(p string) (int64, bool) {
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	return st.Size(), true
+}
+
+// settle classifies one settled file and reports it (or counts it in its directory's window).
+func (s *Source) settle(p string, now time.Time) {
+	s.mu.Lock()
+	pf := s.pending[p]
+	delete(s.pending, p)
+	prev, seen := s.reported[p]
+	s.mu.Unlock()
+	if pf == nil {
+		return
+	}
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() {
+		return // gone, or not a regular file (symlink, fifo, device): nothing to read
+	}
+	var info ArchiveInfo
+	if seen && prev.size == st.Size() && prev.mtime.Equal(st.ModTime()) {
+		info = prev.archive // unchanged since last read: no need to read it again
+	} else {
+		info, err = classify(p)
+		if err != nil {
+			s.log.Debug("archive header", "path", p, "error", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pf.action == "modified" && info.Type == "" && seen && now.Sub(prev.at) < s.cfg.ModifiedInterval {
+		return // reported recently; a file being edited is not news every few seconds
+	}
+	if !s.agg.add(p, st.Size(), false, info.Type != "", now) {
+		return // counted in its directory's aggregate
+	}
+	// Remember individually reported files only: that set is bounded by the per-window budgets
+	// (and capped), where every file of a burst would not be.
+	if len(s.reported) >= maxReported {
+		s.reported = map[string]reportedFile{}
+	}
+	s.reported[p] = reportedFile{at: now, size: st.Size(), mtime: st.ModTime(), archive: info}
+	f := map[string]any{"TargetFilename": p, "Action": pf.action, "Size": st.Size()}
+	if pf.from != "" {
+		f["SourceFilename"] = pf.from
+	}
+	if info.Type != "" {
+		f["ArchiveType"] = info.Type
+		f["ArchiveEncrypted"] = info.Encrypted
+	}
+	s.queueLocked(f, p)
+}
+
+// classify reads the archive signature and headers of a regular file.
+func classify(p string) (ArchiveInfo, error) {
+	f, err := openNoFollow(p)
+	if err != nil {
+		return ArchiveInfo{}, fmt.Errorf("open: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ArchiveInfo{}, fmt.Errorf("stat: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return ArchiveInfo{}, fmt.Errorf("%s: not a regular file", p)
+	}
+	return DetectArchive(f, st.Size())
+}
+
+// queueLocked tags one event and queues it for drain. s.mu must be held.
+func (s *Source) queueLocked(f map[string]any, p string) {
+	if s.cfg.IsRemovable != nil && s.cfg.IsRemovable(p) {
+		f["Removable"] = true
+	}
+	if c := CloudProvider(p); c != "" {
+		f["CloudSync"] = c
+	}
+	s.stats.Events++
+	s.outbox = append(s.outbox, event.New(event.FileEvent, f))
+}
+
+// drain emits the queued events without holding s.mu, so emit may call back into the Source.
+func (s *Source) drain(emit collector.Emit) {
+	s.mu.Lock()
+	out := s.outbox
+	s.outbox = nil
+	s.mu.Unlock()
+	for _, e := range out {
+		emit(e)
+	}
+}
