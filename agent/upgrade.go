@@ -17,8 +17,12 @@ import (
 const DefaultTrialTimeout = 5 * time.Minute
 
 // transientRetry spaces attempts at an offer that failed for a reason that may pass (the
-// server could not be reached).
-const transientRetry = 10 * time.Minute
+// server could not be reached); refusedRetry those at an offer that was refused (the admin may
+// fix the repository meanwhile).
+const (
+	transientRetry = 10 * time.Minute
+	refusedRetry   = time.Hour
+)
 
 // RestartError ends Run when the agent stops to start again on a verified upgrade (or on its
 // previous version after a failed trial): the process exits with service.ExitRestart, which
@@ -39,13 +43,13 @@ type upgrades struct {
 
 	mu      sync.Mutex
 	note    string               // the last upgrade event, for Health
-	refused map[string]bool      // versions refused for good (until the agent restarts)
+	refused map[string]time.Time // versions refused, when
 	failed  map[string]time.Time // versions that failed transiently, when
 	restart *RestartError
 }
 
 func newUpgrades(a *agent) (*upgrades, error) {
-	up := &upgrades{a: a, wake: make(chan string, 1), refused: map[string]bool{}, failed: map[string]time.Time{}}
+	up := &upgrades{a: a, wake: make(chan string, 1), refused: map[string]time.Time{}, failed: map[string]time.Time{}}
 	if st, err := upgrade.Load(a.cfg.StateDir); err == nil {
 		up.note = st.Last
 	}
@@ -96,14 +100,14 @@ func (up *upgrades) loop(ctx context.Context) {
 		case v = <-up.wake:
 		}
 		up.mu.Lock()
-		skip := up.refused[v] || time.Since(up.failed[v]) < transientRetry
+		skip := time.Since(up.refused[v]) < refusedRetry || time.Since(up.failed[v]) < transientRetry
 		up.mu.Unlock()
 		if skip {
 			continue
 		}
 		if up.u == nil {
 			up.mu.Lock()
-			up.refused[v] = true
+			up.refused[v] = time.Now()
 			up.mu.Unlock()
 			up.setNote(fmt.Sprintf("upgrade to %s refused: no release root is configured (release_root)", v))
 			log.Warn("upgrade offered, but no release root is configured: refused", "version", v)
@@ -122,7 +126,7 @@ func (up *upgrades) loop(ctx context.Context) {
 			return
 		case upgrade.IsRefused(err):
 			up.mu.Lock()
-			up.refused[v] = true
+			up.refused[v] = time.Now()
 			up.mu.Unlock()
 			up.setNote(err.Error())
 			log.Warn("upgrade refused; staying on this version", "version", v, "running", version.Version, "reason", err)

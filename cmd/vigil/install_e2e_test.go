@@ -11,10 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigilhq/vigil/agent"
+	"github.com/vigilhq/vigil/installer/packaging"
 )
 
 // These tests install real services and packages on this machine (SysV here, where systemd is
@@ -263,4 +267,274 @@ func TestAgentServiceE2E(t *testing.T) {
 	if out, code := run(t, bin, in.args("status")...); code != exitServiceNotInstalled {
 		t.Fatalf("status after uninstall: exit %d\n%s", code, out)
 	}
+}
+
+// agentStatus reads the installation's status file (empty when there is none yet).
+func (in *installation) agentStatus() *agent.Status {
+	st, err := agent.ReadStatus(in.state)
+	if err != nil {
+		return &agent.Status{}
+	}
+	return st
+}
+
+// copyTree replaces dst with a copy of src.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	for _, sub := range []string{"metadata", "targets"} {
+		if err := os.RemoveAll(filepath.Join(dst, sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAgentUpgradeE2E: an agent installed as a service on version 1.0.0 refuses an upgrade
+// signed by another key and one the server offers alone, staying on 1.0.0; offered 1.0.1
+// signed by its release key, it comes up on 1.0.1 with the same enrollment and its queue.
+func TestAgentUpgradeE2E(t *testing.T) {
+	requireServiceTests(t)
+	oldBin, newBin := vigilBuild(t, "1.0.0"), vigilBuild(t, "1.0.1")
+	dir := t.TempDir()
+	repo, key := filepath.Join(dir, "release-repo"), filepath.Join(dir, "release.key")
+	evilRepo, evilKey := filepath.Join(dir, "evil-repo"), filepath.Join(dir, "evil.key")
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	for _, step := range [][]string{
+		{"release", "init", "--repo", repo, "--key", key},
+		{"release", "publish", "--repo", repo, "--key", key, "--version", "1.0.1", "--binary", platform + "=" + newBin},
+		{"release", "init", "--repo", evilRepo, "--key", evilKey},
+		{"release", "publish", "--repo", evilRepo, "--key", evilKey, "--version", "1.0.5", "--binary", platform + "=" + newBin},
+	} {
+		if out, code := run(t, oldBin, step...); code != 0 {
+			t.Fatalf("vigil %v: exit %d\n%s", step, code, out)
+		}
+	}
+	served := filepath.Join(dir, "updates")
+	if err := os.MkdirAll(served, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, evilRepo, served) // the server serves a repository signed by another key
+	srv := startServer(t, oldBin, filepath.Join(dir, "server"), "--updates-dir", served)
+	in := newInstallation(t, "upg")
+	t.Cleanup(func() { run(t, oldBin, in.args("uninstall", "--purge")...) })
+	out, code := run(t, oldBin, in.args("install", "--server", srv.url, "--enroll-secret", srv.secret,
+		"--release-root", filepath.Join(repo, "metadata", "root.json"))...)
+	if code != 0 || !strings.Contains(out, "enrolled: yes") {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	hosts := srv.hosts(t)
+	if len(hosts) != 1 {
+		t.Fatalf("hosts: %+v", hosts)
+	}
+	token, err := os.ReadFile(filepath.Join(in.state, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := in.agentStatus().PID
+	offer := func(version string) {
+		if code := srv.api(t, "PUT", "/api/v1/upgrade", map[string]any{"version": version, "percent": 100}, nil); code != 200 {
+			t.Fatalf("PUT /api/v1/upgrade %s: %d", version, code)
+		}
+	}
+	refusedWith := func(what, reason string) {
+		t.Helper()
+		waitUntil(t, what+" to be refused", func() bool {
+			return strings.Contains(in.agentStatus().Health.Upgrade, reason)
+		})
+		st := in.agentStatus()
+		if !strings.Contains(st.Version, "vigil 1.0.0 ") || st.PID != pid {
+			t.Fatalf("after %s: agent %q pid %d (was %d)", what, st.Version, st.PID, pid)
+		}
+		t.Logf("%s: %s", what, st.Health.Upgrade)
+	}
+
+	// Signed by another key: refused.
+	offer("1.0.5")
+	refusedWith("an upgrade signed by another key", "does not verify against the release root")
+	// The right repository, but a version the release key never signed: offered by the server
+	// alone, refused.
+	copyTree(t, repo, served)
+	offer("1.0.2")
+	refusedWith("an upgrade offered by the server alone", "the release key has not signed vigil/1.0.2/")
+	if h := srv.hosts(t); !strings.Contains(h[0].AgentVersion, "1.0.0") {
+		t.Fatalf("host reports %q", h[0].AgentVersion)
+	}
+
+	// Signed by the release key: the agent moves to 1.0.1.
+	offer("1.0.1")
+	waitUntil(t, "the agent to come up on 1.0.1 and commit it", func() bool {
+		st := in.agentStatus()
+		return strings.Contains(st.Version, "vigil 1.0.1 ") && strings.Contains(st.Health.Upgrade, "upgraded from the installed binary to 1.0.1")
+	})
+	waitUntil(t, "the server to see 1.0.1", func() bool {
+		h := srv.hosts(t)
+		return len(h) == 1 && strings.Contains(h[0].AgentVersion, "1.0.1")
+	})
+	// Same enrollment (no new host, the same token) and the same queue, nothing dropped.
+	if h := srv.hosts(t); len(h) != 1 || h[0].ID != hosts[0].ID {
+		t.Fatalf("hosts after the upgrade: %+v (was %+v)", h, hosts)
+	}
+	if tok, _ := os.ReadFile(filepath.Join(in.state, "token")); !bytes.Equal(tok, token) {
+		t.Fatal("the token changed: the agent enrolled again")
+	}
+	st := in.agentStatus()
+	if st.AgentID != hosts[0].ID || st.Health.QueueDropped != 0 {
+		t.Fatalf("status after the upgrade: %+v", st)
+	}
+	waitUntil(t, "the queue to drain on 1.0.1", func() bool { return in.agentStatus().Health.QueueItems == 0 })
+	out, code = run(t, oldBin, in.args("status")...)
+	t.Logf("status after the upgrade:\n%s", out)
+	if code != 0 || !strings.Contains(out, "version: vigil 1.0.1 ") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, oldBin, in.args("uninstall", "--purge")...); code != 0 {
+		t.Fatalf("uninstall: exit %d\n%s", code, out)
+	}
+	if left := in.leftovers(); len(left) > 0 {
+		t.Fatalf("uninstall --purge left: %v", left)
+	}
+}
+
+// TestDebPackageE2E: the .deb installs with dpkg, its postinst registers and starts the agent's
+// service (configured from VIGIL_* variables), the agent enrolls with a local server, and
+// dpkg -r removes it cleanly (dpkg -P then removes configuration and state too).
+func TestDebPackageE2E(t *testing.T) {
+	requireServiceTests(t)
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Skip("dpkg not found: not a Debian system")
+	}
+	if err := exec.Command("dpkg", "-s", "vigil").Run(); err == nil {
+		t.Skip("a vigil package is installed on this machine already; not touching it")
+	}
+	for _, p := range []string{"/etc/init.d/vigil", "/etc/vigil", "/var/lib/vigil"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("%s exists: a vigil agent is installed here already; not touching it", p)
+		}
+	}
+	bin := vigilBuild(t, "1.0.0")
+	srv := startServer(t, bin, filepath.Join(t.TempDir(), "server"))
+	deb, err := packaging.Linux("deb", packaging.Build{Version: "1.0.0", OS: "linux", Arch: runtime.GOARCH, Binary: bin, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exec.Command("dpkg", "-P", "vigil").Run() })
+	install := exec.Command("dpkg", "-i", deb)
+	install.Env = append(os.Environ(), "VIGIL_SERVER="+srv.url, "VIGIL_ENROLL_SECRET="+srv.secret, "VIGIL_ONLY=host")
+	out, err := install.CombinedOutput()
+	t.Logf("dpkg -i:\n%s", out)
+	if err != nil {
+		t.Fatalf("dpkg -i: %v", err)
+	}
+	if _, err := os.Stat("/etc/init.d/vigil"); err != nil {
+		if _, err2 := os.Stat("/etc/systemd/system/vigil.service"); err2 != nil {
+			t.Fatalf("no service registered: %v", err)
+		}
+	}
+	status, code := run(t, "/usr/bin/vigil", "agent", "status")
+	t.Logf("vigil agent status:\n%s", status)
+	if code != 0 || !strings.Contains(status, ": running") || !strings.Contains(status, "enrolled: yes") {
+		t.Fatalf("status: exit %d", code)
+	}
+	if h := srv.hosts(t); len(h) != 1 {
+		t.Fatalf("server hosts: %+v", h)
+	}
+	if cfg, err := os.ReadFile("/etc/vigil/agent.yml"); err != nil || !strings.Contains(string(cfg), "server: "+srv.url) {
+		t.Fatalf("/etc/vigil/agent.yml: %v\n%s", err, cfg)
+	}
+
+	out, err = exec.Command("dpkg", "-r", "vigil").CombinedOutput()
+	t.Logf("dpkg -r:\n%s", out)
+	if err != nil {
+		t.Fatalf("dpkg -r: %v", err)
+	}
+	var left []string
+	for _, pattern := range []string{"/usr/bin/vigil", "/usr/share/vigil", "/etc/init.d/vigil", "/etc/rc[0-6S].d/*vigil",
+		"/var/run/vigil.pid", "/etc/systemd/system/vigil.service"} {
+		m, _ := filepath.Glob(pattern)
+		left = append(left, m...)
+	}
+	if p, _ := exec.Command("pgrep", "-f", "/etc/vigil/agent.yml").Output(); len(bytes.TrimSpace(p)) > 0 {
+		left = append(left, "process "+strings.TrimSpace(string(p)))
+	}
+	if len(left) > 0 {
+		t.Fatalf("dpkg -r left: %v", left)
+	}
+	// Removal keeps the configuration and the state, as Debian does; purge removes them.
+	if _, err := os.Stat("/etc/vigil/agent.yml"); err != nil {
+		t.Fatalf("dpkg -r removed the configuration: %v", err)
+	}
+	if out, err := exec.Command("dpkg", "-P", "vigil").CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -P: %v\n%s", err, out)
+	}
+	for _, p := range []string{"/etc/vigil", "/var/lib/vigil", "/var/log/vigil.log"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("dpkg -P left %s", p)
+		}
+	}
+}
+
+// TestServerServiceE2E: `vigil server install` gives a running server that answers; status,
+// uninstall --purge leaving nothing behind.
+func TestServerServiceE2E(t *testing.T) {
+	requireServiceTests(t)
+	bin := vigilBuild(t, "1.0.0")
+	dir := t.TempDir()
+	name := fmt.Sprintf("vigil-e2e-server-%d", os.Getpid())
+	port := freePort(t)
+	common := []string{"--name", name, "--config", filepath.Join(dir, "etc", "server.yml")}
+	t.Cleanup(func() { run(t, bin, append([]string{"server", "uninstall", "--purge"}, common...)...) })
+	out, code := run(t, bin, append(append([]string{"server", "install"}, common...), "--binary", filepath.Join(dir, "bin", "vigil"),
+		"--log-file", filepath.Join(dir, "log", "server.log"), "--data", filepath.Join(dir, "data"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--insecure-http")...)
+	if code != 0 || !strings.Contains(out, "started") {
+		t.Fatalf("server install: exit %d\n%s", code, out)
+	}
+	waitUntil(t, "the installed server to answer", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if out, code := run(t, bin, append([]string{"server", "status"}, common...)...); code != 0 || !strings.Contains(out, ": running") {
+		t.Fatalf("server status: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, bin, append([]string{"server", "uninstall", "--purge"}, common...)...); code != 0 {
+		t.Fatalf("server uninstall: exit %d\n%s", code, out)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, pattern := range []string{"/etc/init.d/" + name, "/etc/rc[0-6S].d/*" + name, "/var/run/" + name + ".pid"} {
+		m, _ := filepath.Glob(pattern)
+		left = append(left, m...)
+	}
+	if len(left) > 0 {
+		t.Fatalf("server uninstall --purge left: %v", left)
+	}
+}
+
+// TestMain removes the binaries vigilBuild made.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range built {
+		os.RemoveAll(filepath.Dir(p))
+	}
+	os.Exit(code)
 }
