@@ -44,6 +44,7 @@ type agent struct {
 
 	checkinEvery atomic.Int64 // nanoseconds
 	policyWake   chan struct{}
+	reachable    chan struct{} // the server answered after failures: wake the sender
 	sent         atomic.Int64
 	refused      atomic.Int64 // items the server refused for good (total, seeded from status)
 	prevDropped  int64        // EventsDropped total of earlier runs
@@ -98,7 +99,7 @@ func newAgent(cfg Config) (*agent, error) {
 	}
 	a := &agent{
 		cfg: cfg, log: log, state: st, client: client, start: time.Now(),
-		retryMin: time.Second, retryMax: 5 * time.Minute, policyWake: make(chan struct{}, 1),
+		retryMin: time.Second, retryMax: 5 * time.Minute, policyWake: make(chan struct{}, 1), reachable: make(chan struct{}, 1),
 	}
 	if a.up, err = newUpgrades(a); err != nil {
 		return nil, err

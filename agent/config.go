@@ -86,7 +86,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.QueueMaxMB, "queue-max-mb", DefaultQueueMaxMB, "cap of the on-disk queue in MiB; the oldest items are dropped (and counted) beyond it")
 	fs.Float64Var(&c.CPUBudget, "cpu-budget", DefaultCPUBudget, "CPU budget in percent of one core over a minute; above it the agent backs off")
 	fs.IntVar(&c.RSSBudgetMB, "rss-budget-mb", DefaultRSSBudgetMB, "resident memory budget in MiB; above it the agent backs off")
-	fs.StringSliceVar(&c.Only, "only", nil, "run only these collectors (host, process, netconn, usb, display, media, files)")
+	fs.StringSliceVar(&c.Only, "only", nil, "run only these collectors (host, process, imageload, netconn, usb, display, media, files)")
 	fs.StringArrayVar(&c.FileRoots, "files-root", nil, "folder the file collector watches (repeatable; default: homes and temp folders)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
 	fs.StringVar(&c.ReleaseRoot, "release-root", "", "root metadata (root.json) of the release repository: upgrades the server offers are installed only when signed by its key")

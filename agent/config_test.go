@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -82,5 +83,25 @@ func TestConfigValues(t *testing.T) {
 	}
 	if c.QueueMaxMB != DefaultQueueMaxMB || c.CPUBudget != DefaultCPUBudget || c.RSSBudgetMB != DefaultRSSBudgetMB || c.StateDir != DefaultStateDir() {
 		t.Fatalf("defaults %+v", c)
+	}
+}
+
+func TestStatusHealthy(t *testing.T) {
+	now := time.Now()
+	good := Status{UpdatedAt: now.Add(-5 * time.Second), StartedAt: now.Add(-time.Minute), Enrolled: true, LastContact: now.Add(-10 * time.Second)}
+	if err := good.Healthy(now); err != nil {
+		t.Fatalf("healthy agent: %v", err)
+	}
+	for name, mod := range map[string]func(*Status){
+		"stale":                         func(s *Status) { s.UpdatedAt = now.Add(-time.Minute) },
+		"not enrolled":                  func(s *Status) { s.Enrolled = false },
+		"no contact":                    func(s *Status) { s.LastContact = time.Time{} },
+		"contact from before the start": func(s *Status) { s.LastContact = now.Add(-2 * time.Minute) },
+	} {
+		st := good
+		mod(&st)
+		if err := st.Healthy(now); err == nil {
+			t.Errorf("%s: healthy", name)
+		}
 	}
 }

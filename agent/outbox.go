@@ -26,7 +26,7 @@ const recentEvents = 4096
 // that appends to the queue in groups (one commit per group, not per item).
 type outbox struct {
 	q       queue.Queue
-	ch      chan queue.Item
+	ch      chan pending
 	dropped atomic.Int64
 	log     hclog.Logger
 	recent  map[string]bool
@@ -35,11 +35,21 @@ type outbox struct {
 	hostSet bool // the first host_inventory (the start state) went into the snapshot
 }
 
+// pending is an item on its way to the queue; a finding's is logged once it is queued.
+type pending struct {
+	item    queue.Item
+	finding *wire.Finding
+}
+
 func newOutbox(q queue.Queue, log hclog.Logger) *outbox {
-	return &outbox{q: q, ch: make(chan queue.Item, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
+	return &outbox{q: q, ch: make(chan pending, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
 }
 
 func (o *outbox) put(kind string, v any) {
+	var f *wire.Finding
+	if kind == queue.KindFinding {
+		f = v.(*wire.Finding)
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		o.log.Error("cannot encode item; dropped", "kind", kind, "error", err)
@@ -47,7 +57,7 @@ func (o *outbox) put(kind string, v any) {
 		return
 	}
 	select {
-	case o.ch <- queue.Item{Kind: kind, Data: data}:
+	case o.ch <- pending{item: queue.Item{Kind: kind, Data: data}, finding: f}:
 	default:
 		if o.dropped.Add(1)%1000 == 1 {
 			o.log.Warn("queue writer behind; items dropped before the queue", "dropped_total", o.dropped.Load())
@@ -112,29 +122,41 @@ func toWire(f *pipeline.Finding) *wire.Finding {
 }
 
 // run appends what arrives to the queue, everything waiting in one commit, until ctx ends and
-// the channel is drained.
+// the channel is drained. Each finding is logged once its commit returned ("finding queued"):
+// from then on it survives a crash.
 func (o *outbox) run(ctx context.Context) {
-	batch := make([]queue.Item, 0, 256)
+	batch := make([]pending, 0, 256)
+	items := make([]queue.Item, 0, 256)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if err := o.q.Append(batch...); err != nil {
+		for _, p := range batch {
+			items = append(items, p.item)
+		}
+		if err := o.q.Append(items...); err != nil {
 			o.dropped.Add(int64(len(batch)))
 			o.log.Error("queue append failed; items dropped", "items", len(batch), "error", err)
+		} else {
+			for _, p := range batch {
+				if f := p.finding; f != nil {
+					o.log.Info("finding queued", "id", f.ID, "rule", f.RuleID, "title", f.Title, "level", f.Level)
+				}
+			}
 		}
 		clear(batch)
-		batch = batch[:0]
+		clear(items)
+		batch, items = batch[:0], items[:0]
 	}
 	for {
 		select {
-		case it := <-o.ch:
-			batch = append(batch, it)
+		case p := <-o.ch:
+			batch = append(batch, p)
 		drain:
 			for len(batch) < 1000 {
 				select {
-				case it := <-o.ch:
-					batch = append(batch, it)
+				case p := <-o.ch:
+					batch = append(batch, p)
 				default:
 					break drain
 				}
@@ -143,8 +165,8 @@ func (o *outbox) run(ctx context.Context) {
 		case <-ctx.Done():
 			for {
 				select {
-				case it := <-o.ch:
-					batch = append(batch, it)
+				case p := <-o.ch:
+					batch = append(batch, p)
 				default:
 					flush()
 					return

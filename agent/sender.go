@@ -34,6 +34,8 @@ func (a *agent) send(ctx context.Context) {
 			return
 		case <-a.q.Notify():
 		case <-timer.C:
+		case <-a.reachable:
+			back.Reset() // a check-in got through: the server is back, send now
 		}
 		for ctx.Err() == nil {
 			wait, more := a.sendOnce(ctx, &limit)
@@ -192,6 +194,10 @@ func (a *agent) contact(d wire.Directives, err error) {
 	}
 	if a.lastError != "" {
 		a.log.Info("server reachable again")
+		select {
+		case a.reachable <- struct{}{}:
+		default:
+		}
 	}
 	a.lastError = ""
 	a.lastContact = time.Now()

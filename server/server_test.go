@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/server/api"
+	"github.com/vigilhq/vigil/server/store"
 )
 
 const adminToken = "vgt_test-admin-token-0123456789abcdef"
@@ -42,7 +45,7 @@ func testServer(t testing.TB, mod func(*Config)) (*Server, *http.Client) {
 		}
 	})
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(srv.CACertPEM()) {
+	if !cfg.InsecureHTTP && !pool.AppendCertsFromPEM(srv.CACertPEM()) {
 		t.Fatal("CA PEM")
 	}
 	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
@@ -308,5 +311,102 @@ func TestFailedEnrollmentsLimited(t *testing.T) {
 	srv2, c2 := testServer(t, nil)
 	for i := range 30 {
 		enrollAgent(t, srv2, c2, fmt.Sprintf("m-%d", i))
+	}
+}
+
+func TestInsecureHTTPOnlyOnLoopback(t *testing.T) {
+	_, err := New(context.Background(), Config{Listen: "0.0.0.0:0", DataDir: t.TempDir(), InsecureHTTP: true})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("plain HTTP on every address: %v", err)
+	}
+	srv, _ := testServer(t, func(c *Config) { c.InsecureHTTP = true })
+	if !strings.HasPrefix(srv.URL(), "http://") || srv.CAFingerprint() != "" || strings.Contains(srv.AgentCommand(), "--ca-pin") {
+		t.Fatalf("plain HTTP server: %s, %q", srv.URL(), srv.AgentCommand())
+	}
+	r := do(t, http.DefaultClient, "GET", srv.LocalURL()+"/healthz", "", nil)
+	if r.status != 200 {
+		t.Fatalf("health over http: %d", r.status)
+	}
+}
+
+func TestFirstStartFilesAndBanner(t *testing.T) {
+	srv, _ := testServer(t, func(c *Config) { c.EnrollSecret = "vge_from-the-environment" })
+	fs := srv.FirstStart()
+	if fs == nil || fs.AdminPassword == "" || fs.EnrollSecret != "vge_from-the-environment" || !strings.HasPrefix(fs.CAFingerprint, "sha256:") {
+		t.Fatalf("first start: %+v", fs)
+	}
+	want := "vigil agent run --server " + srv.URL() + " --enroll-secret vge_from-the-environment --ca-pin " + srv.CAFingerprint()
+	var out bytes.Buffer
+	srv.PrintFirstStart(&out)
+	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint()} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("banner lacks %q:\n%s", s, out.String())
+		}
+	}
+	for _, f := range []string{PolicyKeyFile, AdminPasswordFile, "tls/ca.key", "tls/server.key", DBFile} {
+		st, err := os.Stat(filepath.Join(srv.cfg.DataDir, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, err, st)
+		}
+	}
+	if st, _ := os.Stat(srv.cfg.DataDir); st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v", st.Mode().Perm())
+	}
+	// A second start is not a first start.
+	ctx := context.Background()
+	again, err := New(ctx, Config{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = again.Close()
+	again2, err := New(ctx, Config{Listen: "127.0.0.1:0", DataDir: again.cfg.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again2.Close()
+	if again2.FirstStart() != nil {
+		t.Fatal("second start reported as first")
+	}
+}
+
+func TestHostsOnlineOffline(t *testing.T) {
+	srv, c := testServer(t, func(c *Config) { c.CheckinInterval = 5 * time.Second })
+	on := enrollAgent(t, srv, c, "m-on")
+	if _, _, err := srv.Store().Enroll(context.Background(), store.Enrollment{MachineID: "m-off", Hostname: "old-laptop", TokenHash: "x",
+		Time: time.Now().Add(-16 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for status, want := range map[string]string{"online": on.AgentID, "offline": ""} {
+		var hl struct {
+			Hosts []struct {
+				ID       string
+				Hostname string
+				Online   bool
+			}
+			Total int
+		}
+		do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts?status="+status, adminToken, nil).decode(t, &hl)
+		if hl.Total != 1 || len(hl.Hosts) != 1 || (want != "" && hl.Hosts[0].ID != want) || hl.Hosts[0].Online != (status == "online") {
+			t.Errorf("status=%s: %+v", status, hl)
+		}
+	}
+	// A check-in reaches the store within the flush interval, with the agent's health.
+	do(t, c, "POST", srv.LocalURL()+wire.PathCheckin, on.Token, wire.CheckinRequest{Health: wire.Health{AgentVersion: "9.9", QueueDropped: 12}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var d struct {
+			Host struct {
+				AgentVersion string `json:"agent_version"`
+			}
+			Health *wire.Health
+		}
+		do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/"+on.AgentID, adminToken, nil).decode(t, &d)
+		if d.Health != nil && d.Health.QueueDropped == 12 && d.Host.AgentVersion == "9.9" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health not stored: %+v", d)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

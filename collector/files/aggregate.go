@@ -46,6 +46,11 @@ type aggregate struct {
 	DeletedCount int
 }
 
+// minAggregate is how many files a window needs for an aggregate when every one of them was
+// also reported on its own: a slow copy (a few files a second, each window under the per-folder
+// budget) still adds up in the aggregates' FileCount, which the staging rules sum.
+const minAggregate = 3
+
 func newAggregator(window time.Duration, dirLimit, globalLimit, maxTracked int) *aggregator {
 	return &aggregator{window: window, dirLimit: dirLimit, globalLimit: globalLimit, maxTracked: maxTracked,
 		dirs: map[string]*dirWindow{}}
@@ -113,8 +118,8 @@ func (a *aggregator) due(now time.Time, size func(path string) (int64, bool)) []
 		}
 		delete(a.dirs, dir)
 		a.tracked -= len(w.files) + len(w.deleted)
-		if w.suppressed == 0 {
-			continue // everything was reported on its own
+		if w.suppressed == 0 && len(w.files)+w.overflowFiles < minAggregate {
+			continue // a file or two, each reported on its own
 		}
 		ag := aggregate{Dir: dir, Start: w.start, End: end, DeletedCount: len(w.deleted),
 			FileCount: w.overflowFiles, TotalBytes: w.overflowBytes}

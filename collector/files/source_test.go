@@ -371,7 +371,7 @@ func TestAddRemoveRootWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	removable := func(p string) bool { return within(p, usb) }
-	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, IsRemovable: removable})
+	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, IsRemovable: removable, ArchiveWait: 10 * time.Millisecond})
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ { // concurrent callers
 		wg.Add(1)

@@ -31,6 +31,9 @@ var packages = map[string]string{
 	"dnsmasq":            "dnsmasq-base",
 	"7z":                 "p7zip-full",
 	"rclone":             "rclone",
+	"mkfs.vfat":          "dosfstools",
+	"mkntfs":             "ntfs-3g",
+	"ntfs-3g":            "ntfs-3g",
 }
 
 // Need returns the path of tool, skipping the test when it is not installed.

@@ -14,6 +14,7 @@ import (
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
+	"github.com/vigilhq/vigil/server/triage"
 )
 
 var pageParams = []Param{
@@ -422,7 +423,13 @@ func (a *API) setFindingStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := a.d.Store.SetFindingStatus(r.Context(), id, req.Status); err != nil {
+	if a.d.Triage != nil {
+		p, _ := PrincipalOf(r)
+		if _, err := a.d.Triage.Apply(r.Context(), p.Username, triage.Change{IDs: []string{id}, Status: req.Status}); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	} else if err := a.d.Store.SetFindingStatus(r.Context(), id, req.Status); err != nil {
 		a.fail(w, r, err)
 		return
 	}

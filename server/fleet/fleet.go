@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -58,6 +59,8 @@ type Config struct {
 	// Rules replaces the built-in fleet rules (tests).
 	Rules fs.FS
 	Now   func() time.Time
+	// OnNew, when set, is called with each fleet finding a pass creates (to forward it).
+	OnNew func(ctx context.Context, f store.Finding)
 }
 
 // Evaluator runs fleet passes.
@@ -69,11 +72,14 @@ type Evaluator struct {
 	cidrs []netip.Prefix
 	macs  map[string]bool
 	now   func() time.Time
+	onNew func(ctx context.Context, f store.Finding)
+	// officeMu guards cidrs and macs, which SetOffice replaces while passes run.
+	officeMu sync.RWMutex
 }
 
 // New loads the fleet rules.
 func New(cfg Config) (*Evaluator, error) {
-	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}}
+	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, onNew: cfg.OnNew}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -109,8 +115,44 @@ func New(cfg Config) (*Evaluator, error) {
 	return e, nil
 }
 
+// SetOffice replaces the office networks (egress CIDRs or addresses, gateway MACs); the next
+// pass leaves hosts behind them out.
+func (e *Evaluator) SetOffice(cidrs, gatewayMACs []string) error {
+	var prefixes []netip.Prefix
+	for _, c := range cidrs {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if !strings.Contains(c, "/") {
+			a, err := netip.ParseAddr(c)
+			if err != nil {
+				return fmt.Errorf("office network %q: %w", c, err)
+			}
+			c = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("office network %q: %w", c, err)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	macs := map[string]bool{}
+	for _, m := range gatewayMACs {
+		if m = strings.TrimSpace(m); m != "" {
+			macs[ingest.NormalizeMAC(m)] = true
+		}
+	}
+	e.officeMu.Lock()
+	e.cidrs, e.macs = prefixes, macs
+	e.officeMu.Unlock()
+	return nil
+}
+
 // office names the office network facts place a host behind ("" for none).
 func (e *Evaluator) office(f map[string]any) string {
+	e.officeMu.RLock()
+	defer e.officeMu.RUnlock()
 	if ip, ok := f[ingest.FactEgressIP].(string); ok {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			for _, p := range e.cidrs {
@@ -193,6 +235,9 @@ func (e *Evaluator) Run(ctx context.Context) (int, error) {
 		}
 		if c {
 			created++
+			if e.onNew != nil {
+				e.onNew(ctx, sf)
+			}
 			e.log.Info("fleet finding", "rule", sf.RuleID, "group", sf.Group, "hosts", len(sf.Hosts))
 		}
 	}

@@ -21,8 +21,8 @@ import (
 
 // Caps on custom rules, so that one upload cannot exhaust the server's (or the agents') memory.
 const (
-	// MaxRuleFileBytes caps one rule file.
-	MaxRuleFileBytes = 256 << 10
+	// MaxRuleFileBytes caps one rule file (SigmaHQ's largest is 295 KB).
+	MaxRuleFileBytes = 1 << 20
 	// MaxDocumentsPerFile caps the YAML documents of one file.
 	MaxDocumentsPerFile = 64
 	// MaxRuleFiles caps the custom rule files (a whole SigmaHQ checkout is about 3,500).
@@ -326,8 +326,14 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 			base = append(base, rs)
 		}
 	}
-	acc, _ := policies.Merge(base...)
-	var put []store.RuleFile
+	// Each file alone first, then all together: a file whose documents the merge refuses
+	// (an id taken by another rule, a correlation that does not resolve...) is refused and the
+	// merge redone without it, until it is clean.
+	type candidate struct {
+		f  ImportFile
+		rs *policies.Ruleset
+	}
+	var cands []candidate
 	seen := map[string]bool{}
 	for _, f := range files {
 		if seen[f.Name] {
@@ -344,14 +350,35 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 			rep.Refused = append(rep.Refused, Refused{Name: f.Name, Reason: "does not load", Problems: bad})
 			continue
 		}
-		merged, more := policies.Merge(acc, rs)
-		if bad := errorsOnly(more); len(bad) > 0 {
-			rep.Refused = append(rep.Refused, Refused{Name: f.Name, Reason: "conflicts with the rules already loaded", Problems: bad})
-			continue
+		cands = append(cands, candidate{f, rs})
+	}
+	for len(cands) > 0 {
+		sets := append([]*policies.Ruleset(nil), base...)
+		for _, c := range cands {
+			sets = append(sets, c.rs)
 		}
-		acc = merged
-		put = append(put, store.RuleFile{Name: f.Name, Content: f.Content})
-		rep.Accepted = append(rep.Accepted, f.Name)
+		_, problems := policies.Merge(sets...)
+		byFile := map[string][]policies.Problem{}
+		for _, p := range errorsOnly(problems) {
+			byFile[p.File] = append(byFile[p.File], p)
+		}
+		kept := cands[:0]
+		for _, c := range cands {
+			if ps, bad := byFile[c.f.Name]; bad {
+				rep.Refused = append(rep.Refused, Refused{Name: c.f.Name, Reason: "conflicts with the rules already loaded", Problems: ps})
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == len(cands) {
+			break
+		}
+		cands = kept
+	}
+	var put []store.RuleFile
+	for _, c := range cands {
+		put = append(put, store.RuleFile{Name: c.f.Name, Content: c.f.Content})
+		rep.Accepted = append(rep.Accepted, c.f.Name)
 	}
 	if len(put) == 0 {
 		return rep, nil

@@ -34,6 +34,10 @@ func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit
 		conds = append(conds, "action = ?")
 		args = append(args, f.Action)
 	}
+	if f.Target != "" {
+		conds = append(conds, "target = ?")
+		args = append(args, f.Target)
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "time >= ?")
 		args = append(args, db.ts(f.Since))
