@@ -58,17 +58,18 @@ func vigilBuild(t *testing.T, version string) string {
 		t.Fatalf("build vigil %s: %v\n%s", version, err, out)
 	}
 	built[version] = bin
+	afterTests = append(afterTests, func() { os.RemoveAll(dir) })
 	return bin
 }
 
-// e2eServer is a `vigil server` process on loopback.
-type e2eServer struct {
+// instServer is a `vigil server` process on loopback.
+type instServer struct {
 	url, secret, token string
 	cmd                *exec.Cmd
 	log                *bytes.Buffer
 }
 
-func freePort(t *testing.T) int {
+func instFreePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,10 +79,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startServer(t *testing.T, bin, data string, extra ...string) *e2eServer {
+func instStartServer(t *testing.T, bin, data string, extra ...string) *instServer {
 	t.Helper()
-	s := &e2eServer{secret: "vge_install-e2e-secret-0123456789", token: "vgt_install-e2e-admin-0123456789", log: &bytes.Buffer{}}
-	port := freePort(t)
+	s := &instServer{secret: "vge_install-e2e-secret-0123456789", token: "vgt_install-e2e-admin-0123456789", log: &bytes.Buffer{}}
+	port := instFreePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--insecure-http", "--data", data,
 		"--checkin-interval", "5s", "--log-level", "warn"}, extra...)
@@ -92,7 +93,7 @@ func startServer(t *testing.T, bin, data string, extra ...string) *e2eServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.stop)
-	waitUntil(t, "the server to answer", func() bool {
+	instWait(t, "the server to answer", func() bool {
 		resp, err := http.Get(s.url + "/healthz")
 		if err != nil {
 			return false
@@ -103,7 +104,7 @@ func startServer(t *testing.T, bin, data string, extra ...string) *e2eServer {
 	return s
 }
 
-func (s *e2eServer) stop() {
+func (s *instServer) stop() {
 	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		_ = s.cmd.Wait()
@@ -111,7 +112,7 @@ func (s *e2eServer) stop() {
 }
 
 // api calls the admin API.
-func (s *e2eServer) api(t *testing.T, method, path string, body any, out any) int {
+func (s *instServer) api(t *testing.T, method, path string, body any, out any) int {
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -134,15 +135,15 @@ func (s *e2eServer) api(t *testing.T, method, path string, body any, out any) in
 	return resp.StatusCode
 }
 
-type e2eHost struct {
+type instHost struct {
 	ID           string `json:"id"`
 	AgentVersion string `json:"agent_version"`
 }
 
-func (s *e2eServer) hosts(t *testing.T) []e2eHost {
+func (s *instServer) hosts(t *testing.T) []instHost {
 	var list struct {
-		Hosts []e2eHost `json:"hosts"`
-		Items []e2eHost `json:"items"`
+		Hosts []instHost `json:"hosts"`
+		Items []instHost `json:"items"`
 	}
 	if code := s.api(t, "GET", "/api/v1/hosts", nil, &list); code != 200 {
 		t.Fatalf("GET /api/v1/hosts: %d", code)
@@ -150,7 +151,7 @@ func (s *e2eServer) hosts(t *testing.T) []e2eHost {
 	return append(list.Hosts, list.Items...)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func instWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
@@ -219,7 +220,7 @@ func (in *installation) leftovers() []string {
 func TestAgentServiceE2E(t *testing.T) {
 	requireServiceTests(t)
 	bin := vigilBuild(t, "1.0.0")
-	srv := startServer(t, bin, filepath.Join(t.TempDir(), "server"))
+	srv := instStartServer(t, bin, filepath.Join(t.TempDir(), "server"))
 	in := newInstallation(t, "svc")
 	t.Cleanup(func() { run(t, bin, in.args("uninstall", "--purge")...) })
 
@@ -331,7 +332,7 @@ func TestAgentUpgradeE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyTree(t, evilRepo, served) // the server serves a repository signed by another key
-	srv := startServer(t, oldBin, filepath.Join(dir, "server"), "--updates-dir", served)
+	srv := instStartServer(t, oldBin, filepath.Join(dir, "server"), "--updates-dir", served)
 	in := newInstallation(t, "upg")
 	t.Cleanup(func() { run(t, oldBin, in.args("uninstall", "--purge")...) })
 	out, code := run(t, oldBin, in.args("install", "--server", srv.url, "--enroll-secret", srv.secret,
@@ -355,7 +356,7 @@ func TestAgentUpgradeE2E(t *testing.T) {
 	}
 	refusedWith := func(what, reason string) {
 		t.Helper()
-		waitUntil(t, what+" to be refused", func() bool {
+		instWait(t, what+" to be refused", func() bool {
 			return strings.Contains(in.agentStatus().Health.Upgrade, reason)
 		})
 		st := in.agentStatus()
@@ -379,11 +380,11 @@ func TestAgentUpgradeE2E(t *testing.T) {
 
 	// Signed by the release key: the agent moves to 1.0.1.
 	offer("1.0.1")
-	waitUntil(t, "the agent to come up on 1.0.1 and commit it", func() bool {
+	instWait(t, "the agent to come up on 1.0.1 and commit it", func() bool {
 		st := in.agentStatus()
 		return strings.Contains(st.Version, "vigil 1.0.1 ") && strings.Contains(st.Health.Upgrade, "upgraded from the installed binary to 1.0.1")
 	})
-	waitUntil(t, "the server to see 1.0.1", func() bool {
+	instWait(t, "the server to see 1.0.1", func() bool {
 		h := srv.hosts(t)
 		return len(h) == 1 && strings.Contains(h[0].AgentVersion, "1.0.1")
 	})
@@ -398,7 +399,7 @@ func TestAgentUpgradeE2E(t *testing.T) {
 	if st.AgentID != hosts[0].ID || st.Health.QueueDropped != 0 {
 		t.Fatalf("status after the upgrade: %+v", st)
 	}
-	waitUntil(t, "the queue to drain on 1.0.1", func() bool { return in.agentStatus().Health.QueueItems == 0 })
+	instWait(t, "the queue to drain on 1.0.1", func() bool { return in.agentStatus().Health.QueueItems == 0 })
 	out, code = run(t, oldBin, in.args("status")...)
 	t.Logf("status after the upgrade:\n%s", out)
 	if code != 0 || !strings.Contains(out, "version: vigil 1.0.1 ") {
@@ -429,7 +430,7 @@ func TestDebPackageE2E(t *testing.T) {
 		}
 	}
 	bin := vigilBuild(t, "1.0.0")
-	srv := startServer(t, bin, filepath.Join(t.TempDir(), "server"))
+	srv := instStartServer(t, bin, filepath.Join(t.TempDir(), "server"))
 	deb, err := packaging.Linux("deb", packaging.Build{Version: "1.0.0", OS: "linux", Arch: runtime.GOARCH, Binary: bin, OutDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +498,7 @@ func TestServerServiceE2E(t *testing.T) {
 	bin := vigilBuild(t, "1.0.0")
 	dir := t.TempDir()
 	name := fmt.Sprintf("vigil-e2e-server-%d", os.Getpid())
-	port := freePort(t)
+	port := instFreePort(t)
 	common := []string{"--name", name, "--config", filepath.Join(dir, "etc", "server.yml")}
 	t.Cleanup(func() { run(t, bin, append([]string{"server", "uninstall", "--purge"}, common...)...) })
 	out, code := run(t, bin, append(append([]string{"server", "install"}, common...), "--binary", filepath.Join(dir, "bin", "vigil"),
@@ -506,7 +507,7 @@ func TestServerServiceE2E(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "started") {
 		t.Fatalf("server install: exit %d\n%s", code, out)
 	}
-	waitUntil(t, "the installed server to answer", func() bool {
+	instWait(t, "the installed server to answer", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
 		if err != nil {
 			return false
@@ -528,13 +529,4 @@ func TestServerServiceE2E(t *testing.T) {
 	if len(left) > 0 {
 		t.Fatalf("server uninstall --purge left: %v", left)
 	}
-}
-
-// TestMain removes the binaries vigilBuild made.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, p := range built {
-		os.RemoveAll(filepath.Dir(p))
-	}
-	os.Exit(code)
 }
