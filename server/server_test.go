@@ -410,3 +410,69 @@ func TestHostsOnlineOffline(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestEnrollSecretsAndFindingDetail(t *testing.T) {
+	srv, c := testServer(t, nil)
+	u := srv.LocalURL()
+	r := do(t, c, "POST", u+"/api/v1/enroll-secrets", adminToken, map[string]string{"name": "office laptops"})
+	var sc struct {
+		ID     string
+		Secret string
+	}
+	r.decode(t, &sc)
+	if r.status != 201 || !strings.HasPrefix(sc.Secret, "vge_") {
+		t.Fatalf("create secret: %d %s", r.status, r.body)
+	}
+	enroll := func(secret, machine string) resp {
+		return do(t, c, "POST", u+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: secret, Host: wire.HostFacts{MachineID: machine, Hostname: machine}})
+	}
+	r = enroll(sc.Secret, "m-1")
+	if r.status != 200 {
+		t.Fatalf("enroll with the new secret: %d", r.status)
+	}
+	var er wire.EnrollResponse
+	r.decode(t, &er)
+	if r = do(t, c, "DELETE", u+"/api/v1/enroll-secrets/"+sc.ID, adminToken, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r = enroll(sc.Secret, "m-2"); r.status != 401 {
+		t.Fatalf("enroll with a revoked secret: %d", r.status)
+	}
+	// The enrolled agent keeps working; its finding's detail has the evidence and the rule.
+	b := sampleBatch(2, "d")
+	if r = do(t, c, "POST", u+wire.PathBatch, er.Token, b); r.status != 200 {
+		t.Fatalf("batch after revocation: %d", r.status)
+	}
+	var d struct {
+		Finding  struct{ ID, Level string }
+		Evidence []struct {
+			ID     string
+			Fields map[string]any
+		}
+		Hosts []struct{ Hostname string }
+		Rule  struct{ Author, Text string }
+	}
+	do(t, c, "GET", u+"/api/v1/findings/d-f1", adminToken, nil).decode(t, &d)
+	if d.Finding.Level != "high" || len(d.Evidence) != 1 || d.Evidence[0].ID != "d-0000" || d.Evidence[0].Fields["Image"] != "/usr/bin/x11vnc" ||
+		len(d.Hosts) != 1 || d.Hosts[0].Hostname != "m-1" || d.Rule.Author == "" || !strings.Contains(d.Rule.Text, "x11vnc") {
+		t.Fatalf("finding detail: %+v", d)
+	}
+	// Filters.
+	var fl struct{ Findings []json.RawMessage }
+	for q, want := range map[string]int{"level=high": 1, "level=low": 0, "status=new": 1, "rule=remote_access_x11vnc_process_linux": 1,
+		"host=" + er.AgentID: 1, "since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z": 0} {
+		do(t, c, "GET", u+"/api/v1/findings?"+q, adminToken, nil).decode(t, &fl)
+		if len(fl.Findings) != want {
+			t.Errorf("findings?%s: %d, want %d", q, len(fl.Findings), want)
+		}
+	}
+	if r = do(t, c, "GET", u+"/api/v1/findings?level=severe", adminToken, nil); r.status != 400 || r.errBody(t).Field != "level" {
+		t.Errorf("bad level filter: %d %s", r.status, r.body)
+	}
+	// The audit log names the secret's creation and revocation, never its value.
+	r = do(t, c, "GET", u+"/api/v1/audit", adminToken, nil)
+	if !strings.Contains(string(r.body), "createEnrollSecret") || !strings.Contains(string(r.body), "revokeEnrollSecret") ||
+		!strings.Contains(string(r.body), "enroll-secret:office laptops") || strings.Contains(string(r.body), sc.Secret) {
+		t.Fatalf("audit: %s", r.body)
+	}
+}

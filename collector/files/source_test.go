@@ -344,6 +344,8 @@ func TestWatchCapDegrades(t *testing.T) {
 	var logs bytes.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
 	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, MaxWatches: 4, Logger: logger})
+	// start returns at the first watch; the walk of the tree may still be going on.
+	waitFor(t, "the walk to reach the cap", 5*time.Second, func() bool { return s.Stats().WatchLimitReached })
 	st := s.Stats()
 	if st.Watches != 4 || !st.WatchLimitReached || st.UnwatchedDirs == 0 {
 		t.Fatalf("stats %+v", st)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/wire"
@@ -67,7 +68,11 @@ func (a *API) triageRoutes() []Route {
 			Status: http.StatusNoContent, Summary: "Delete a suppression", Handler: a.deleteSuppression},
 		{Method: get, Pattern: "/api/v1/findings/export.ndjson", Op: "exportFindings", Tag: "findings", Auth: u, Role: v,
 			Query: []Param{
-				{Name: "since", In: "query", Type: "string", Description: "RFC 3339 time, inclusive (default: 24 hours ago)"},
+				{Name: "since", In: "query", Type: "string", Description: "RFC 3339 time, inclusive (default: 24 hours ago, or the range)"},
+				{Name: "range", In: "query", Type: "string", Description: "24h, 7d, 30d or all, instead of since (the web UI's queue filter)"},
+				{Name: "level", In: "query", Type: "string", Description: "levels, repeated or comma-separated"},
+				{Name: "status", In: "query", Type: "string", Description: "statuses, repeated or comma-separated"},
+				{Name: "rule", In: "query", Type: "string", Description: "rule id"},
 				{Name: "limit", In: "query", Type: "integer", Description: "at most this many findings (default 1000, at most 10000)"},
 			},
 			Summary: "Findings as JSON lines in Elastic Common Schema field names, newest first, for SIEMs that pull", Handler: a.exportFindings},
@@ -159,7 +164,23 @@ func (a *API) deleteSuppression(w http.ResponseWriter, r *http.Request) {
 
 // exportFindings streams findings as ECS JSON lines.
 func (a *API) exportFindings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
 	since := a.d.Now().Add(-24 * time.Hour)
+	switch q.Get("range") {
+	case "7d":
+		since = a.d.Now().Add(-7 * 24 * time.Hour)
+	case "30d":
+		since = a.d.Now().Add(-30 * 24 * time.Hour)
+	case "all":
+		since = time.Time{}
+	}
+	filter := store.FindingFilter{RuleID: q.Get("rule")}
+	for _, l := range q["level"] {
+		filter.Levels = append(filter.Levels, strings.Split(l, ",")...)
+	}
+	for _, st := range q["status"] {
+		filter.Statuses = append(filter.Statuses, strings.Split(st, ",")...)
+	}
 	if s := r.URL.Query().Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -185,7 +206,8 @@ func (a *API) exportFindings(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(bw)
 	cursor := ""
 	for sent := 0; sent < limit; {
-		fs, next, err := a.d.Store.ListFindings(r.Context(), store.FindingFilter{Since: since, Page: store.Page{Limit: min(store.MaxLimit, limit-sent), Cursor: cursor}})
+		filter.Since, filter.Page = since, store.Page{Limit: min(store.MaxLimit, limit-sent), Cursor: cursor}
+		fs, next, err := a.d.Store.ListFindings(r.Context(), filter)
 		if err != nil {
 			if sent == 0 {
 				a.fail(w, r, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
@@ -115,8 +116,8 @@ func New(cfg Config) (*Evaluator, error) {
 	return e, nil
 }
 
-// SetOffice replaces the office networks (egress CIDRs or addresses, gateway MACs); the next
-// pass leaves hosts behind them out.
+// SetOffice replaces the office networks (egress CIDRs or addresses; gateway MACs or Wi-Fi
+// BSSIDs, both MAC addresses); the next pass leaves hosts behind them out.
 func (e *Evaluator) SetOffice(cidrs, gatewayMACs []string) error {
 	var prefixes []netip.Prefix
 	for _, c := range cidrs {
@@ -164,6 +165,9 @@ func (e *Evaluator) office(f map[string]any) string {
 	}
 	if mac, ok := f[ingest.FactGatewayMac].(string); ok && e.macs[ingest.NormalizeMAC(mac)] {
 		return "gateway:" + ingest.NormalizeMAC(mac)
+	}
+	if bssid, ok := f[ingest.FactWifiBssid].(string); ok && e.macs[ingest.NormalizeMAC(bssid)] {
+		return "wifi:" + ingest.NormalizeMAC(bssid)
 	}
 	return ""
 }
@@ -252,7 +256,7 @@ func (e *Evaluator) finding(f *policies.Finding, matched map[string][]*event.Eve
 	for _, base := range e.uses[f.RuleID] {
 		for _, ev := range matched[base] {
 			if sameGroup(ev, f.Group) {
-				if !hosts[ev.Host] {
+				if !hosts[ev.Host] && len(evidence) < wire.MaxEvidence {
 					evidence = append(evidence, ev.ID)
 				}
 				hosts[ev.Host] = true

@@ -61,10 +61,11 @@ type Service struct {
 	builtinInfo  map[string]policies.RuleInfo // id and name -> info
 	builtinFiles map[string]string            // file -> content
 
-	mu      sync.Mutex
-	cur     *store.PolicyVersion
-	checked time.Time
-	custom  *customCatalog
+	mu         sync.Mutex
+	cur        *store.PolicyVersion
+	checked    time.Time
+	refreshing bool
+	custom     *customCatalog
 }
 
 type customCatalog struct {
@@ -395,14 +396,27 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 // RefreshEvery.
 func (s *Service) Current(ctx context.Context) (*store.PolicyVersion, error) {
 	s.mu.Lock()
-	cur, fresh := s.cur, time.Since(s.checked) < s.refresh
+	cur, known := s.cur, !s.checked.IsZero()
+	fresh := known && time.Since(s.checked) < s.refresh
+	// One caller refreshes; the others answer with what is known meanwhile.
+	if !fresh && known && s.refreshing {
+		fresh = true
+	}
+	if !fresh {
+		s.refreshing = true
+	}
 	s.mu.Unlock()
-	if fresh && cur != nil {
+	if fresh {
+		if cur == nil {
+			return nil, fmt.Errorf("policy: none published: %w", store.ErrNotFound)
+		}
 		return cur, nil
 	}
-	if fresh && cur == nil {
-		return nil, fmt.Errorf("policy: %w", store.ErrNotFound)
-	}
+	defer func() {
+		s.mu.Lock()
+		s.refreshing = false
+		s.mu.Unlock()
+	}()
 	v, err := s.st.CurrentPolicyVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -421,7 +435,11 @@ func (s *Service) Current(ctx context.Context) (*store.PolicyVersion, error) {
 		cur = &pv
 	}
 	s.mu.Lock()
-	s.cur, s.checked = cur, time.Now()
+	if s.cur == nil || cur.Version >= s.cur.Version {
+		s.cur = cur
+	}
+	s.checked = time.Now()
+	cur = s.cur
 	s.mu.Unlock()
 	return cur, nil
 }

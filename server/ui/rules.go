@@ -3,6 +3,7 @@ package ui
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -128,7 +129,8 @@ func (u *UI) ruleSave(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	}
 	_, pv, err := u.cfg.Policy.Change(r.Context(), store.RuleChange{Put: []store.RuleFile{rf}, Actor: c.user.Username, Comment: comment})
 	if err != nil {
-		if pe, ok := err.(*policy.ProblemsError); ok {
+		var pe *policy.ProblemsError
+		if errors.As(err, &pe) {
 			v := ruleEditView{Base: c.base("rules", "Rule refused", Crumb{Name: "Rules", Href: "/rules"}, Crumb{Name: rf.Name}), ID: id, Name: rf.Name,
 				Content: rf.Content, Sample: sampleEvents}
 			v.Flash = &Flash{Kind: "err", Text: "Not saved: the rule does not load. Nothing was rolled out."}

@@ -122,7 +122,7 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, code int, next,
 		v.SSO = u.cfg.OIDC.Name()
 	}
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
 	if err := u.r.execute(w, code, u.r.login, "login", v); err != nil {
 		u.log.Error("render login", "error", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -62,6 +63,27 @@ type UI struct {
 	logins *loginLimiter
 	routes []route
 	mux    *http.ServeMux
+
+	newMu    sync.Mutex
+	newCount int
+	newAt    time.Time
+}
+
+// newCountFor bounds how stale the sidebar's count of new findings may be.
+const newCountFor = 5 * time.Second
+
+// countNew is the number of new findings, read from the store at most every newCountFor.
+func (u *UI) countNew(ctx context.Context) (int, error) {
+	u.newMu.Lock()
+	defer u.newMu.Unlock()
+	if now := u.cfg.Now(); now.Sub(u.newAt) >= newCountFor {
+		n, err := u.st.CountNew(ctx)
+		if err != nil {
+			return 0, err
+		}
+		u.newCount, u.newAt = n, now
+	}
+	return u.newCount, nil
 }
 
 // New prepares the UI.
@@ -156,7 +178,7 @@ func (c *reqCtx) base(nav, title string, crumbs ...Crumb) Base {
 	}
 	if c.newCount >= 0 {
 		b.NewCount = c.newCount
-	} else if n, err := c.u.st.CountNew(c.r.Context()); err == nil {
+	} else if n, err := c.u.countNew(c.r.Context()); err == nil {
 		b.NewCount = n
 	}
 	return b
