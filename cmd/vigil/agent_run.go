@@ -57,7 +57,12 @@ plain http is accepted only to a server on a loopback address.`,
 			if err := cliconfig.Apply(cmd.Flags(), configFile, cliconfig.Options{}); err != nil {
 				return err
 			}
-			cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "vigil-agent", Level: hclog.LevelFromString(cfg.LogLevel), Output: cmd.ErrOrStderr()})
+			out := cmd.ErrOrStderr()
+			if w, ok := service.ServiceLog(cfg.StateDir); ok {
+				defer w.Close()
+				out = w
+			}
+			cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "vigil-agent", Level: hclog.LevelFromString(cfg.LogLevel), Output: out})
 			// Under a service manager that expects to be spoken to (Windows, systemd) this
 			// speaks its protocol; from a terminal or the SysV supervisor it just runs until
 			// SIGINT or SIGTERM.
