@@ -53,10 +53,16 @@ var (
 	binDir  string
 )
 
+// afterTests are run when every test has: other test files register their cleanups here.
+var afterTests []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
+	}
+	for _, f := range afterTests {
+		f()
 	}
 	os.Exit(code)
 }
