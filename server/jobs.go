@@ -23,6 +23,7 @@ func (s *Server) jobs() []job {
 			return err
 		}},
 		{name: "fleet", every: s.cfg.FleetInterval, run: func(ctx context.Context) error {
+			s.loadOffice(ctx) // saved in the UI, perhaps on another replica
 			_, err := s.fleet.Run(ctx)
 			return err
 		}},

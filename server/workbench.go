@@ -82,14 +82,7 @@ func (s *Server) initUI(ctx context.Context) error {
 			return err
 		}
 	}
-	var on store.OfficeNetworks
-	if raw, err := s.wb.wb.Setting(ctx, store.SettingOfficeNetworks); err == nil {
-		if json.Unmarshal([]byte(raw), &on) == nil {
-			if err := s.applyOffice(on); err != nil {
-				s.log.Error("saved office networks refused", "error", err)
-			}
-		}
-	}
+	s.loadOffice(ctx)
 	ret := map[string]int{}
 	for k, v := range DefaultRetention {
 		ret[k] = v
@@ -111,10 +104,23 @@ func (s *Server) initUI(ctx context.Context) error {
 	return nil
 }
 
+// loadOffice puts the office networks saved in the store in force.
+func (s *Server) loadOffice(ctx context.Context) {
+	var on store.OfficeNetworks
+	raw, err := s.wb.wb.Setting(ctx, store.SettingOfficeNetworks)
+	if err != nil || json.Unmarshal([]byte(raw), &on) != nil {
+		return
+	}
+	if err := s.applyOffice(on); err != nil {
+		s.log.Error("saved office networks refused", "error", err)
+	}
+}
+
 // applyOffice puts the office networks saved in the UI in force, beside those of the
 // configuration.
 func (s *Server) applyOffice(on store.OfficeNetworks) error {
-	return s.fleet.SetOffice(append(append([]string{}, s.cfg.OfficeCIDRs...), on.CIDRs...), append(append([]string{}, s.cfg.OfficeGatewayMACs...), on.MACs...))
+	macs := append(append(append([]string{}, s.cfg.OfficeGatewayMACs...), on.MACs...), on.BSSIDs...)
+	return s.fleet.SetOffice(append(append([]string{}, s.cfg.OfficeCIDRs...), on.CIDRs...), macs)
 }
 
 func (s *Server) applyRetention(days map[string]int) error {

@@ -106,3 +106,36 @@ func TestForwardSuppressMetrics(t *testing.T) {
 		t.Errorf("export: %d %s", r.status, r.body)
 	}
 }
+
+// TestOfficeNetworksFromSettings: office networks saved in the UI (the store's setting) are in
+// force for the next fleet pass: three machines behind an office gateway or access point make
+// no laptop-farm finding.
+func TestOfficeNetworksFromSettings(t *testing.T) {
+	srv, c := testServer(t, nil)
+	for i, m := range []string{"o-1", "o-2", "o-3"} {
+		a := enrollAgent(t, srv, c, m)
+		b := wire.Batch{Inventory: []wire.Inventory{{ID: event.NewID(), Kind: wire.InventoryHost, Time: time.Now().UTC(),
+			Items: []map[string]any{{"Hostname": m, "DefaultGatewayMac": "AA:BB:CC:00:00:01", "WifiBssid": "aa:bb:cc:00:00:99", "DefaultGatewayIp": "10.0.0.1"}}}}}
+		if r := do(t, c, "POST", srv.LocalURL()+wire.PathBatch, a.Token, b); r.status != 200 {
+			t.Fatalf("batch %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if err := srv.Ingest().Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store().PutSetting(t.Context(), store.SettingOfficeNetworks,
+		`{"cidrs":["127.0.0.0/8"],"macs":["aa:bb:cc:00:00:01"],"bssids":["AA:BB:CC:00:00:99"]}`); err != nil {
+		t.Fatal(err)
+	}
+	srv.loadOffice(t.Context())
+	if n, err := srv.Fleet().Run(t.Context()); err != nil || n != 0 {
+		t.Fatalf("fleet pass behind office networks: %d findings, %v (want none)", n, err)
+	}
+	if err := srv.Store().PutSetting(t.Context(), store.SettingOfficeNetworks, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	srv.loadOffice(t.Context())
+	if n, err := srv.Fleet().Run(t.Context()); err != nil || n == 0 {
+		t.Fatalf("fleet pass without office networks: %d findings, %v (want the farm)", n, err)
+	}
+}

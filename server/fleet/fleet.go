@@ -115,8 +115,8 @@ func New(cfg Config) (*Evaluator, error) {
 	return e, nil
 }
 
-// SetOffice replaces the office networks (egress CIDRs or addresses, gateway MACs); the next
-// pass leaves hosts behind them out.
+// SetOffice replaces the office networks (egress CIDRs or addresses; gateway MACs or Wi-Fi
+// BSSIDs, both MAC addresses); the next pass leaves hosts behind them out.
 func (e *Evaluator) SetOffice(cidrs, gatewayMACs []string) error {
 	var prefixes []netip.Prefix
 	for _, c := range cidrs {
@@ -164,6 +164,9 @@ func (e *Evaluator) office(f map[string]any) string {
 	}
 	if mac, ok := f[ingest.FactGatewayMac].(string); ok && e.macs[ingest.NormalizeMAC(mac)] {
 		return "gateway:" + ingest.NormalizeMAC(mac)
+	}
+	if bssid, ok := f[ingest.FactWifiBssid].(string); ok && e.macs[ingest.NormalizeMAC(bssid)] {
+		return "wifi:" + ingest.NormalizeMAC(bssid)
 	}
 	return ""
 }
