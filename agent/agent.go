@@ -59,6 +59,8 @@ type agent struct {
 	lastContact    time.Time
 	lastError      string
 	sourceErrors   []string
+
+	up *upgrades
 }
 
 // Run runs the agent until ctx ends: it enrolls (or reuses its enrollment), starts the
@@ -73,7 +75,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return a.run(ctx)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	a.up.stopRun = stop
+	if err := a.run(ctx); err != nil {
+		return err
+	}
+	return a.up.restartErr()
 }
 
 func newAgent(cfg Config) (*agent, error) {
@@ -92,6 +100,9 @@ func newAgent(cfg Config) (*agent, error) {
 	a := &agent{
 		cfg: cfg, log: log, state: st, client: client, start: time.Now(),
 		retryMin: time.Second, retryMax: 5 * time.Minute, policyWake: make(chan struct{}, 1), reachable: make(chan struct{}, 1),
+	}
+	if a.up, err = newUpgrades(a); err != nil {
+		return nil, err
 	}
 	var prevLimited int64
 	if prev, err := ReadStatus(cfg.StateDir); err == nil {
@@ -350,7 +361,7 @@ func (a *agent) health() *wire.Health {
 		QueueItems: qs.Items, QueueBytes: qs.Bytes, QueueDropped: qs.Dropped,
 		EventsDropped: a.prevDropped + a.out.dropped.Load(),
 		SelfLimited:   limited, SelfLimitState: state, CPUPercent: cpu, RSSBytes: rss,
-		PolicyError: a.policyError, StartedAt: a.start.UTC(),
+		PolicyError: a.policyError, StartedAt: a.start.UTC(), Upgrade: a.up.lastNote(),
 	}
 }
 
@@ -405,6 +416,10 @@ func (a *agent) run(ctx context.Context) error {
 	goFn(restCtx, a.checkin)
 	goFn(restCtx, a.policyLoop)
 	goFn(restCtx, a.statusLoop)
+	goFn(restCtx, a.up.loop)
+	if a.cfg.UpgradeTrial {
+		goFn(restCtx, a.up.trial)
+	}
 	if !a.cfg.DisableLimits {
 		goFn(restCtx, a.limits.run)
 	}

@@ -43,6 +43,15 @@ type Config struct {
 	FileRoots []string
 	// LogLevel is the hclog level name (default info).
 	LogLevel string
+	// ReleaseRoot is the release repository's root metadata file (root.json): upgrades the
+	// server offers are installed only when its key has signed them; none without it.
+	ReleaseRoot string
+
+	// UpgradeTrial marks this run as the trial of a freshly staged upgrade: it commits the
+	// upgrade once it has heard from the server, or rolls it back and exits with
+	// installer/service.ExitRestart when it has not within TrialTimeout (default 5 min).
+	UpgradeTrial bool
+	TrialTimeout time.Duration
 
 	// Logger overrides the logger built from LogLevel (an embedding program's).
 	Logger hclog.Logger
@@ -84,6 +93,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.Only, "only", nil, "run only these collectors (host, process, imageload, netconn, usb, display, media, files)")
 	fs.StringArrayVar(&c.FileRoots, "files-root", nil, "folder the file collector watches (repeatable; default: homes and temp folders)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
+	fs.StringVar(&c.ReleaseRoot, "release-root", "", "root metadata (root.json) of the release repository: upgrades the server offers are installed only when signed by its key")
 }
 
 // Validate checks the configuration and fills defaults.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -13,9 +14,10 @@ import (
 	"github.com/vigilhq/vigil/internal/wire"
 )
 
-// outboxSize bounds the items waiting for the queue writer; beyond it items are dropped and
-// counted (Health.EventsDropped), so a stalled disk never stalls the collectors.
-const outboxSize = 16384
+// outboxSize bounds the items waiting for the queue writer; beyond it an item waits up to a
+// second for room, then is dropped and counted (Health.EventsDropped), so a stalled disk never
+// stalls the collectors for long.
+const outboxSize = 4096
 
 // recentEvents is how many evidence event ids the outbox remembers having queued, so an event
 // behind several findings is queued once.
@@ -56,9 +58,19 @@ func (o *outbox) put(kind string, v any) {
 		o.dropped.Add(1)
 		return
 	}
+	p := pending{item: queue.Item{Kind: kind, Data: data}, finding: f}
 	select {
-	case o.ch <- pending{item: queue.Item{Kind: kind, Data: data}, finding: f}:
+	case o.ch <- p:
+		return
 	default:
+	}
+	// The writer is behind (a slow disk): hold the collectors back a little rather than drop
+	// the newest items, then drop and count.
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case o.ch <- p:
+	case <-t.C:
 		if o.dropped.Add(1)%1000 == 1 {
 			o.log.Warn("queue writer behind; items dropped before the queue", "dropped_total", o.dropped.Load())
 		}

@@ -202,6 +202,7 @@ func (a *agent) contact(d wire.Directives, err error) {
 	a.lastError = ""
 	a.lastContact = time.Now()
 	a.checkinEvery.Store(int64(d.CheckinInterval()))
+	a.up.offer(d.Upgrade)
 	if d.PolicyVersion != a.policyVersion && d.PolicyVersion != a.refusedVersion && d.PolicyVersion > 0 {
 		select {
 		case a.policyWake <- struct{}{}:

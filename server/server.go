@@ -42,6 +42,7 @@ import (
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 	"github.com/vigilhq/vigil/server/store/sqlstore"
+	"github.com/vigilhq/vigil/server/updates"
 )
 
 // Files in the data directory.
@@ -98,6 +99,9 @@ type Config struct {
 	OIDC OIDCConfig
 	// Logger receives the server's logs (default: a null logger).
 	Logger hclog.Logger
+	// UpdatesDir is a release repository folder (made by `vigil release`) served to agents,
+	// with the upgrade offer kept beside it (server/updates); empty: none.
+	UpdatesDir string
 }
 
 // DefaultRetention is the retention of each table, in days.
@@ -228,8 +232,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("server: first start: %w", err)
 	}
+	var ups *updates.Service
+	if cfg.UpdatesDir != "" {
+		if ups, err = updates.New(cfg.UpdatesDir); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s.api = api.New(api.Deps{Store: st, Auth: s.auth, Ingest: s.ingest, Policy: s.policy, Triage: s.wb.triage, Workbench: s.wb.wb, Logger: cfg.Logger,
-		CheckinInterval: cfg.CheckinInterval, TrustedProxies: proxies, AgentRate: cfg.AgentRate, AgentBurst: cfg.AgentBurst})
+		CheckinInterval: cfg.CheckinInterval, TrustedProxies: proxies, AgentRate: cfg.AgentRate, AgentBurst: cfg.AgentBurst,
+		Updates: ups})
 	if err := s.initUI(ctx); err != nil {
 		return nil, fmt.Errorf("server: web UI: %w", err)
 	}

@@ -476,3 +476,23 @@ func TestEnrollSecretsAndFindingDetail(t *testing.T) {
 		t.Fatalf("audit: %s", r.body)
 	}
 }
+
+func TestRetentionJob(t *testing.T) {
+	srv, c := testServer(t, func(c *Config) { c.Retention = map[string]int{store.TableEvents: 1, store.TableAudit: 0} })
+	a := enrollAgent(t, srv, c, "m-1")
+	b := sampleBatch(3, "r")
+	b.Events[0].Time = time.Now().Add(-49 * time.Hour) // older than the 1-day retention
+	if r := do(t, c, "POST", srv.LocalURL()+wire.PathBatch, a.Token, b); r.status != 200 {
+		t.Fatalf("batch: %d", r.status)
+	}
+	if err := srv.retention(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := srv.Store().CountEvents(context.Background()); n != 2 {
+		t.Fatalf("events after retention: %d, want 2", n)
+	}
+	// Audit kept forever (0), findings by the default (365 days).
+	if fs, _, _ := srv.Store().ListFindings(context.Background(), store.FindingFilter{}); len(fs) != 1 {
+		t.Fatalf("findings after retention: %d", len(fs))
+	}
+}

@@ -37,14 +37,18 @@ const (
 	e2eSecret     = "vge_e2e-enroll-secret-0123456789abcdef"
 )
 
-var e2eToolRule = `title: Vigil end-to-end test tool started
+// e2eToolRule matches the test tool at this path only: the tests' tools run on a machine other
+// sessions share, where another copy of these tests may start its own.
+func e2eToolRule(path string) string {
+	return `title: Vigil end-to-end test tool started
 id: ` + e2eToolRuleID + `
 level: high
 logsource: {category: process_creation}
 detection:
-  sel: {Image|endswith: /vigil-e2e-tool}
+  sel: {Image: '` + path + `'}
   condition: sel
 `
+}
 
 var (
 	binOnce sync.Once
@@ -53,10 +57,16 @@ var (
 	binDir  string
 )
 
+// afterTests are run when every test has: other test files register their cleanups here.
+var afterTests []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
+	}
+	for _, f := range afterTests {
+		f()
 	}
 	os.Exit(code)
 }
@@ -262,13 +272,14 @@ type e2eAgent struct {
 	state string
 	rules string
 	tool  string
+	only  string // --only (default process; "" runs every collector)
 	extra []string
 }
 
 func newE2EAgent(t testing.TB, srv *e2eServer, extra ...string) *e2eAgent {
 	dir := t.TempDir()
-	a := &e2eAgent{t: t, srv: srv, state: filepath.Join(dir, "state"), rules: filepath.Join(dir, "rules.yml"), tool: filepath.Join(dir, "bin", "vigil-e2e-tool"), extra: extra}
-	if err := os.WriteFile(a.rules, []byte(e2eToolRule), 0o600); err != nil {
+	a := &e2eAgent{t: t, srv: srv, state: filepath.Join(dir, "state"), rules: filepath.Join(dir, "rules.yml"), tool: filepath.Join(dir, "bin", "vigil-e2e-tool"), only: "process", extra: extra}
+	if err := os.WriteFile(a.rules, []byte(e2eToolRule(a.tool)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sleep, err := exec.LookPath("sleep")
@@ -290,8 +301,12 @@ func newE2EAgent(t testing.TB, srv *e2eServer, extra ...string) *e2eAgent {
 
 // run starts an agent process.
 func (a *e2eAgent) run() *proc {
-	args := append([]string{"agent", "run", "--server", a.srv.url, "--ca-pin", a.srv.pin, "--enroll-secret", e2eSecret,
-		"--state", a.state, "--rules", a.rules, "--only", "process", "--log-level", "info"}, a.extra...)
+	args := []string{"agent", "run", "--server", a.srv.url, "--ca-pin", a.srv.pin, "--enroll-secret", e2eSecret,
+		"--state", a.state, "--rules", a.rules, "--log-level", "info"}
+	if a.only != "" {
+		args = append(args, "--only", a.only)
+	}
+	args = append(args, a.extra...)
 	return startProc(a.t, args...)
 }
 
@@ -593,23 +608,6 @@ func TestAgentE2EFullQueue(t *testing.T) {
 	if final := statusHealth(a.state).QueueDropped; final != got {
 		t.Fatalf("the agent dropped %d, the server shows %d", final, got)
 	}
-}
-
-// queueItems reads the agent's status file's queue_items (-1 when unreadable).
-func queueItems(state string) int64 {
-	b, err := os.ReadFile(filepath.Join(state, "status.json"))
-	if err != nil {
-		return -1
-	}
-	var st struct {
-		Health struct {
-			QueueItems int64 `json:"queue_items"`
-		} `json:"health"`
-	}
-	if json.Unmarshal(b, &st) != nil {
-		return -1
-	}
-	return st.Health.QueueItems
 }
 
 // e2eHealth is the health in an agent's status file (QueueItems -1 when unreadable).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/vigilhq/vigil/agent"
 	"github.com/vigilhq/vigil/server"
-	"github.com/vigilhq/vigil/server/api"
 )
 
 func init() { subcommands = append(subcommands, newDemoCmd) }
@@ -78,7 +75,6 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	addDemoPage(srv.API())
 	url := srv.LocalURL()
 	password := ""
 	if fs := srv.FirstStart(); fs != nil {
@@ -120,9 +116,9 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *demoFlags) error {
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "Vigil demo: a server and an agent watching this machine.\n\n")
-	fmt.Fprintf(out, "  URL:       %s\n", url)
+	fmt.Fprintf(out, "  URL:       %s   (the web UI)\n", url)
 	fmt.Fprintf(out, "  Login:     %s / %s\n", server.DefaultAdminUsername, password)
-	fmt.Fprintf(out, "  API:       %s/api/v1/openapi.json (log in with POST /api/v1/auth/login)\n", url)
+	fmt.Fprintf(out, "  API:       %s/api/v1/openapi.json (a token: POST /api/v1/auth/login)\n", url)
 	fmt.Fprintf(out, "  Data:      %s\n\n", data)
 	fmt.Fprintf(out, "Press Ctrl-C to stop.\n")
 
@@ -145,37 +141,4 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *demoFlags) error {
 		fmt.Fprintln(out, "Vigil demo stopped.")
 	}
 	return runErr
-}
-
-// demoPage is the page at the server's root until the web UI exists.
-const demoPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Vigil demo</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 44em; margin: 3em auto; line-height: 1.5">
-<h1>Vigil demo</h1>
-<p>The server and an agent watching this machine are running. The web UI is not part of this
-build yet: this address serves the REST API.</p>
-<ul>
-<li>Log in: <code>curl -s -X POST %[1]s/api/v1/auth/login -d '{"username":"admin","password":"…"}'</code>
-gives a token.</li>
-<li>Findings: <code>curl -s -H "Authorization: Bearer TOKEN" %[1]s/api/v1/findings</code></li>
-<li>Hosts: <code>%[1]s/api/v1/hosts</code>; the whole API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></li>
-</ul>
-</body></html>
-`
-
-// addDemoPage serves demoPage at "/" unless something (the web UI) already does.
-func addDemoPage(a *api.API) {
-	for _, r := range a.Routes() {
-		if r.Pattern == "/" || r.Pattern == "/{$}" {
-			return
-		}
-	}
-	a.AddRoutes(api.Route{
-		Method: http.MethodGet, Pattern: "/{$}", Op: "demoPage", Summary: "The demo's start page", Tag: "demo",
-		Auth: api.AuthPublic, Hidden: true,
-		Handler: func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, demoPage, html.EscapeString("http://"+r.Host))
-		},
-	})
 }

@@ -39,15 +39,15 @@ func TestDemo(t *testing.T) {
 	if url == nil || login == nil {
 		t.Fatalf("banner without URL or login:\n%s", out.String())
 	}
-	// The start page says what is there.
+	// The web UI answers at the URL (its login page).
 	resp, err := http.Get(url[1] + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "Vigil demo") || !strings.Contains(string(page), "/api/v1/findings") {
-		t.Fatalf("start page %d:\n%s", resp.StatusCode, page)
+	if resp.StatusCode != 200 || !strings.Contains(strings.ToLower(string(page)), "<html") {
+		t.Fatalf("GET / answered %d:\n%.300s", resp.StatusCode, page)
 	}
 	// The login works.
 	resp, err = http.Post(url[1]+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+login[1]+`"}`))
@@ -65,6 +65,11 @@ func TestDemo(t *testing.T) {
 	// The agent reports.
 	c := a.startTool(1)
 	defer c.Wait()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("demo log:\n%s", lastLines(errOut.String(), 30))
+		}
+	})
 	waitUntil(t, 60*time.Second, "the finding in the demo's API", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, url[1]+"/api/v1/findings?rule="+e2eToolRuleID, nil)
 		req.Header.Set("Authorization", "Bearer "+tok.Token)

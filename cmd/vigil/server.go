@@ -91,6 +91,7 @@ with _ for -) or as a VIGIL_* variable (VIGIL_ENROLL_SECRET, VIGIL_ADMIN_TOKEN..
 	f.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://...); empty: SQLite in the data directory")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve instead of the generated one")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "key of --tls-cert")
+	f.StringVar(&cfg.UpdatesDir, "updates-dir", "", "release repository folder (made by 'vigil release') served to agents; the upgrade offer is kept in it (docs/install.md)")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP (only on a loopback address)")
 	f.StringSliceVar(&cfg.Hostnames, "hostname", nil, "extra host names and addresses for the generated certificate")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL agents reach the server at (default: from --listen and the host name)")

@@ -21,6 +21,7 @@ import (
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 	"github.com/vigilhq/vigil/server/triage"
+	"github.com/vigilhq/vigil/server/updates"
 )
 
 // Deps are what the API serves from.
@@ -44,6 +45,8 @@ type Deps struct {
 	AgentBurst int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Updates serves the release repository and the upgrade offer (nil: none configured).
+	Updates *updates.Service
 }
 
 // API is the HTTP interface.
@@ -87,6 +90,7 @@ func New(d Deps) *API {
 	if d.Triage != nil && d.Workbench != nil {
 		a.routes = append(a.routes, a.triageRoutes()...)
 	}
+	a.routes = append(a.routes, a.upgradeRoutes()...)
 	return a
 }
 

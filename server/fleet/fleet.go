@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
@@ -255,7 +256,7 @@ func (e *Evaluator) finding(f *policies.Finding, matched map[string][]*event.Eve
 	for _, base := range e.uses[f.RuleID] {
 		for _, ev := range matched[base] {
 			if sameGroup(ev, f.Group) {
-				if !hosts[ev.Host] {
+				if !hosts[ev.Host] && len(evidence) < wire.MaxEvidence {
 					evidence = append(evidence, ev.ID)
 				}
 				hosts[ev.Host] = true

@@ -112,7 +112,10 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 	created := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var seq int64
-		err := tx.QueryRowContext(ctx, db.q(`SELECT seq FROM findings WHERE host_id = '' AND id = ?`), f.ID).Scan(&seq)
+		var oldHosts string
+		var oldCount int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT seq, hosts, count FROM findings WHERE host_id = '' AND id = ?`), f.ID).Scan(&seq, &oldHosts, &oldCount)
+		added := f.Hosts
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
@@ -124,6 +127,26 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 		case err != nil:
 			return err
 		default:
+			// Hosts only join: a pass that finds no new host changes nothing.
+			var had []string
+			if err := json.Unmarshal([]byte(oldHosts), &had); err != nil {
+				return fmt.Errorf("finding %s: hosts: %w", f.ID, err)
+			}
+			known := make(map[string]bool, len(had))
+			for _, h := range had {
+				known[h] = true
+			}
+			added = nil
+			for _, h := range f.Hosts {
+				if !known[h] {
+					added = append(added, h)
+				}
+			}
+			if len(added) == 0 {
+				return nil
+			}
+			f.Hosts = append(had, added...)
+			f.Count = len(f.Hosts)
 			var group any
 			if len(f.Group) > 0 {
 				group = jsonText(f.Group)
@@ -134,12 +157,12 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 				return err
 			}
 		}
-		for _, h := range f.Hosts {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO finding_hosts (host_id, finding_seq) VALUES (?, ?) ON CONFLICT DO NOTHING`), h, seq); err != nil {
-				return err
-			}
+		if len(added) == 0 {
+			return nil
 		}
-		return nil
+		_, err = db.insertRows(ctx, tx, `INSERT INTO finding_hosts (host_id, finding_seq)`, "(host_id, finding_seq)", 2, len(added),
+			func(i int, args []any) []any { return append(args, added[i], seq) })
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("upsert fleet finding %s: %w", f.ID, err)
