@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -56,7 +56,11 @@ func TestStaging(t *testing.T) {
 	t.Logf("stick: %s on %s", fstype, mp)
 
 	// 2,000 files of a real source tree, copied with cp into the hidden folder.
-	src := filepath.Join(runtime.GOROOT(), "src")
+	goroot, err := exec.Command(Need(t, "go"), "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(goroot)), "src")
 	files := sourceFiles(t, src, 2000)
 	list := filepath.Join(t.TempDir(), "files")
 	if err := os.WriteFile(list, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
@@ -97,7 +101,9 @@ func TestStaging(t *testing.T) {
 	last := step("the zip copied to the stick", sevenCopied)
 
 	under := func(dir string) func(Event) bool {
-		return func(ev Event) bool { return strings.HasPrefix(ev.Str("TargetFilename"), dir+"/") || ev.Str("TargetFilename") == dir }
+		return func(ev Event) bool {
+			return strings.HasPrefix(ev.Str("TargetFilename"), dir+"/") || ev.Str("TargetFilename") == dir
+		}
 	}
 	// Each finding's latency is from the step that completes it: the 7z's start (its command
 	// line), the 7z's end (the archive closed), the copy to the stick's end.

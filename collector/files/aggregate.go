@@ -28,6 +28,7 @@ type aggregator struct {
 
 type dirWindow struct {
 	start      time.Time
+	last       time.Time // the latest file activity
 	files      map[string]int64 // base name -> size when classified
 	deleted    map[string]struct{}
 	suppressed int
@@ -37,10 +38,13 @@ type dirWindow struct {
 	overflowBytes int64
 }
 
-// aggregate is one closed window's summary.
+// aggregate is one closed window's summary. Last is the window's latest file activity: the
+// time of the aggregate's event, so that it is ordered before what followed the burst (an
+// archive made from the files) although it is emitted when the window closes.
 type aggregate struct {
 	Dir          string
 	Start, End   time.Time
+	Last         time.Time
 	FileCount    int
 	TotalBytes   int64
 	DeletedCount int
@@ -65,6 +69,7 @@ func (a *aggregator) add(path string, size int64, deleted, force bool, now time.
 		w = &dirWindow{start: now, files: map[string]int64{}}
 		a.dirs[dir] = w
 	}
+	w.last = now
 	if deleted {
 		if w.deleted == nil {
 			w.deleted = map[string]struct{}{}
@@ -121,7 +126,7 @@ func (a *aggregator) due(now time.Time, size func(path string) (int64, bool)) []
 		if w.suppressed == 0 && len(w.files)+w.overflowFiles < minAggregate {
 			continue // a file or two, each reported on its own
 		}
-		ag := aggregate{Dir: dir, Start: w.start, End: end, DeletedCount: len(w.deleted),
+		ag := aggregate{Dir: dir, Start: w.start, End: end, Last: w.last, DeletedCount: len(w.deleted),
 			FileCount: w.overflowFiles, TotalBytes: w.overflowBytes}
 		for name := range w.files {
 			if n, ok := size(filepath.Join(dir, name)); ok {

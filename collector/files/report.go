@@ -55,7 +55,10 @@ func (s *Source) flush(now time.Time, emit collector.Emit, final bool) {
 			f["DeletedCount"] = ag.DeletedCount
 		}
 		s.stats.Aggregates++
-		s.queueLocked(f, ag.Dir)
+		ev := s.queueLocked(f, ag.Dir)
+		if !ag.Last.IsZero() && ag.Last.Before(ev.Time) {
+			ev.Time = ag.Last.UTC() // when the burst's files were added, not when its window closed
+		}
 	}
 	if now.Sub(s.lastPrune) > s.cfg.ModifiedInterval {
 		s.lastPrune = now
@@ -174,8 +177,8 @@ func classify(p string) (fileContent, error) {
 	return fileContent{encrypted: enc}, err
 }
 
-// queueLocked tags one event and queues it for drain. s.mu must be held.
-func (s *Source) queueLocked(f map[string]any, p string) {
+// queueLocked tags one event and queues it for drain, returning it. s.mu must be held.
+func (s *Source) queueLocked(f map[string]any, p string) *event.Event {
 	if s.cfg.IsRemovable != nil && s.cfg.IsRemovable(p) {
 		f["Removable"] = true
 	}
@@ -183,7 +186,9 @@ func (s *Source) queueLocked(f map[string]any, p string) {
 		f["CloudSync"] = c
 	}
 	s.stats.Events++
-	s.outbox = append(s.outbox, event.New(event.FileEvent, f))
+	ev := event.New(event.FileEvent, f)
+	s.outbox = append(s.outbox, ev)
+	return ev
 }
 
 // drain emits the queued events without holding s.mu, so emit may call back into the Source.

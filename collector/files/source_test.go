@@ -221,6 +221,40 @@ func TestBurstAggregated(t *testing.T) {
 	}
 }
 
+// An aggregate's event carries the time of its window's last file, not the time the window
+// closed (10 s later by default): an archive made from the files right after the copy is then
+// ordered after the burst, as the staging rules (gathered, then archived) need.
+func TestAggregateTimeIsLastActivity(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src, 2, 40)
+	root := t.TempDir()
+	_, rec, stop := start(t, Config{Roots: []string{root}, Excludes: []string{}, Window: 3 * time.Second, Settle: 300 * time.Millisecond})
+	if b, err := exec.Command("cp", "-r", src, filepath.Join(root, "loot")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	waitFor(t, "the aggregates", 60*time.Second, func() bool { return countFiles(rec.all()) >= 80 })
+	stop()
+	n := 0
+	for _, e := range rec.all() {
+		if e.Fields["Action"] != "aggregate" {
+			continue
+		}
+		n++
+		ws, err1 := time.Parse(time.RFC3339Nano, e.Fields["WindowStart"].(string))
+		we, err2 := time.Parse(time.RFC3339Nano, e.Fields["WindowEnd"].(string))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("window fields %v", e.Fields)
+		}
+		if e.Time.Before(ws) || !e.Time.Before(we) {
+			t.Errorf("aggregate of %s at %s, want within its window [%s, %s): the time its files were added", e.Fields["TargetFilename"],
+				e.Time.Format(time.StampMilli), ws.Format(time.StampMilli), we.Format(time.StampMilli))
+		}
+	}
+	if n == 0 {
+		t.Fatal("no aggregate")
+	}
+}
+
 // countFiles sums FileCount over aggregates plus individually reported created files in
 // directories that have no aggregate covering them.
 func countFiles(evs []*event.Event) int {
