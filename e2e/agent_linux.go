@@ -122,14 +122,7 @@ func (a *Agent) canary(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(t.TempDir(), "vigil-canary-"+a.MachineID)
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	exe := rdservers.CopyExe(t, src, filepath.Join(t.TempDir(), "vigil-canary-"+a.MachineID))
 	rule := "title: Scenario agent canary\nid: " + canaryRuleID + "\nlevel: informational\nlogsource: {category: process_creation}\n" +
 		"detection:\n  sel: {Image: '" + exe + "'}\n  condition: sel\n"
 	if err := os.WriteFile(exe+".yml", []byte(rule), 0o644); err != nil {

@@ -15,6 +15,5 @@
 //
 // The package's non-test files are the harness the scenarios share: the binary, a server and
 // its admin client, agents with their own machine ids, state and watched roots, network
-// namespaces joined by a bridge, and alert receivers. capacity.sh (not run in CI) finds how
-// many simulated agents one server holds with `vigil loadgen`.
+// namespaces joined by a bridge, and alert receivers.
 package e2e

@@ -133,7 +133,7 @@ func TestRemoteAccessServers(t *testing.T) {
 			for _, renamed := range []bool{false, true} {
 				exe, rule, level, what := stock, c.stockRule, c.stockLevel, c.name+" ("+stock+")"
 				if renamed {
-					exe = copyExe(t, stock, filepath.Join(copies, c.renamed))
+					exe = rdservers.CopyExe(t, stock, filepath.Join(copies, c.renamed))
 					rule, level, what = c.renamedRule, c.renamedLevel, c.name+" renamed "+exe
 				}
 				env := ""
@@ -164,22 +164,6 @@ func TestRemoteAccessServers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// copyExe copies an executable to dst (mode 0755) and returns dst.
-func copyExe(t testing.TB, src, dst string) string {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // fakeTmateDNS starts a DNS server on a loopback address that answers tmate.io names with

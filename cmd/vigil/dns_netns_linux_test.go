@@ -208,7 +208,7 @@ func TestScanNamesConnectionsFromDNS(t *testing.T) {
 	if tmate, err := exec.LookPath("tmate"); err != nil {
 		t.Log("tmate not installed (Debian package tmate): its case is skipped")
 	} else {
-		tmux := copyExe(t, tmate, filepath.Join(t.TempDir(), "bin", "tmux"))
+		tmux := rdservers.CopyExe(t, tmate, filepath.Join(t.TempDir(), "bin", "tmux"))
 		start = time.Now()
 		rdservers.Start(t, "ip", "netns", "exec", cli, "env", "HOME="+t.TempDir(), "TMUX_TMPDIR="+t.TempDir(), tmux, "-F")
 		f := next(60*time.Second, "the tmate network finding", func(l *e2eLine) bool {

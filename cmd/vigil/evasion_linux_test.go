@@ -179,21 +179,6 @@ func pidIs(pid int) func(map[string]any) bool {
 	return func(f map[string]any) bool { return f["ProcessId"] == float64(pid) }
 }
 
-func copyExe(t *testing.T, src, dst string) string {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // TestScanCatchesRenamedRemoteDesktop runs the renaming evasions against one `vigil scan --watch`.
 func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 	if testing.Short() {
@@ -217,7 +202,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 	}
 
 	t.Run("renamed copy", func(t *testing.T) {
-		p := copyExe(t, x11vnc, filepath.Join(dir, "update-helper"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "update-helper"))
 		start := time.Now()
 		run(t, p, vncArgs(rdservers.FreePort(t))...)
 		lat.add(t, "x11vnc renamed copy", "remote_access_rd_library_linux", "high",
@@ -268,7 +253,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_library_linux", "high", pidIs(p.Cmd.Process.Pid)))
 	})
 	t.Run("deleted binary", func(t *testing.T) {
-		p := copyExe(t, x11vnc, filepath.Join(dir, "gone"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "gone"))
 		start := time.Now()
 		run(t, p, vncArgs(rdservers.FreePort(t))...)
 		if err := os.Remove(p); err != nil {
@@ -278,7 +263,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_library_linux", "high", imageIs(p)))
 	})
 	t.Run("Xtigervnc copied as Xorg", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "Xtigervnc"), filepath.Join(t.TempDir(), "Xorg"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "Xtigervnc"), filepath.Join(t.TempDir(), "Xorg"))
 		port := rdservers.FreePort(t)
 		start := time.Now()
 		rdservers.Xtigervnc(t, p, port, false)
@@ -288,7 +273,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 	})
 	t.Run("xrdp renamed on 3390", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "xrdp"), filepath.Join(dir, "sshd-helper"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "xrdp"), filepath.Join(dir, "sshd-helper"))
 		port := 3390
 		if ln, err := net.Listen("tcp", ":3390"); err != nil {
 			port = rdservers.FreePort(t)
@@ -318,7 +303,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 	t.Run("loopback VNC behind ssh -R", func(t *testing.T) {
 		sshd := rdservers.StartSSHD(t)
 		vncPort := rdservers.FreePort(t)
-		p := copyExe(t, x11vnc, filepath.Join(dir, "colord-helper"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "colord-helper"))
 		start := time.Now()
 		run(t, p, vncArgs(vncPort)...)
 		lat.add(t, "x11vnc renamed, loopback only, idle", "remote_access_rd_protocol_listener_loopback", "medium",
@@ -343,7 +328,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_tunnel_to_listener", "high", func(map[string]any) bool { return true }))
 	})
 	t.Run("rclone renamed", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "rclone"), filepath.Join(dir, "gvfsd-helper"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "rclone"), filepath.Join(dir, "gvfsd-helper"))
 		src := filepath.Join(t.TempDir(), "src")
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			t.Fatal(err)

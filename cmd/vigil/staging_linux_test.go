@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/internal/devworkload"
+	"github.com/vigilhq/vigil/internal/rdservers"
 	"github.com/vigilhq/vigil/internal/stick"
 )
 
@@ -68,8 +69,8 @@ func TestScanCatchesHiddenStaging(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		exe := copyExe(t, real, filepath.Join(dir, "zz"))
-		copyExe(t, "/usr/lib/p7zip/7z.so", filepath.Join(dir, "7z.so"))
+		exe := rdservers.CopyExe(t, real, filepath.Join(dir, "zz"))
+		rdservers.CopyExe(t, "/usr/lib/p7zip/7z.so", filepath.Join(dir, "7z.so"))
 		out := filepath.Join(hidden, "o.7z")
 		mustRun(t, home, exe, "a", "-bd", "-y", "-pS3cr3t", "-mhe=on", "-mx=1", out, src)
 		start := time.Now() // the archive exists once the writer has finished

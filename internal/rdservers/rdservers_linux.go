@@ -73,6 +73,23 @@ func Lookup(tool string) (string, error) {
 	return "", fmt.Errorf("%s not installed (Debian package %s; .ci/run installs it)", tool, pkg)
 }
 
+// CopyExe copies an executable to dst (mode 0755, its folder made), the way an attacker makes a
+// renamed copy of a tool, and returns dst.
+func CopyExe(t testing.TB, src, dst string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 // FreePort returns a TCP port free on loopback now.
 func FreePort(t testing.TB) int {
 	t.Helper()
