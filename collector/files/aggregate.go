@@ -28,7 +28,7 @@ type aggregator struct {
 
 type dirWindow struct {
 	start      time.Time
-	last       time.Time // the latest file activity
+	last       time.Time        // the latest file activity
 	files      map[string]int64 // base name -> size when classified
 	deleted    map[string]struct{}
 	suppressed int
