@@ -81,7 +81,7 @@ const (
 func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ServerURL, "server", "", "the server's URL (https://host:port; http only to a loopback server)")
 	fs.StringVar(&c.EnrollSecret, "enroll-secret", "", "the fleet's enrollment secret (better in the config file or VIGIL_ENROLL_SECRET than on the command line)")
-	fs.StringVar(&c.CAPin, "ca-pin", "", "the server CA's fingerprint, sha256:<hex>, as `vigil server` prints it")
+	fs.StringVar(&c.CAPin, "ca-pin", "", "the server CA's fingerprint, sha256:HEX, as 'vigil server' prints it")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of the server's CA (instead of --ca-pin)")
 	fs.StringVar(&c.StateDir, "state", DefaultStateDir(), "folder for the enrollment, queue and policy")
 	fs.StringVar(&c.MachineID, "machine-id", "", "this machine's identifier at the server (default: the OS's: /etc/machine-id, IOPlatformUUID, MachineGuid); set it where cloned images share one")
