@@ -219,21 +219,27 @@ func newAutomaton(patterns []string) *acAutomaton {
 	return a
 }
 
-// step is the automaton's transition from state s on byte class c, while building (rows hold
-// state ids then).
-func (a *acAutomaton) step(s int32, c uint8) int32 {
+// follow takes the transition from state s on byte class c: through a full row (the entry, a
+// state id while building and a code after, with fromRow set), or to a child (its state id).
+func (a *acAutomaton) follow(s int32, c uint8) (target int32, fromRow bool) {
 	for {
 		st := &a.states[s]
 		if st.row >= 0 {
-			return a.delta[st.row+int32(c)]
+			return a.delta[st.row+int32(c)], true
 		}
 		for k, end := st.kids, a.states[s+1].kids; k < end; k++ {
 			if a.kidClass[k] == c {
-				return a.kidNext[k]
+				return a.kidNext[k], false
 			}
 		}
 		s = st.fail
 	}
+}
+
+// step is the transition while building, when rows hold state ids.
+func (a *acAutomaton) step(s int32, c uint8) int32 {
+	t, _ := a.follow(s, c)
+	return t
 }
 
 // scan calls fn for every pattern occurrence in s (a pattern occurring several times is
@@ -274,18 +280,11 @@ func (a *acAutomaton) scanUntil(s string, fn func(pattern int32, end int) bool) 
 
 // sparseStep is the transition from sparse state s on class c, as a code.
 func (a *acAutomaton) sparseStep(s int32, c uint8) int32 {
-	for {
-		st := &a.states[s]
-		if st.row >= 0 {
-			return a.delta[st.row+int32(c)]
-		}
-		for k, end := st.kids, a.states[s+1].kids; k < end; k++ {
-			if a.kidClass[k] == c {
-				return a.code[a.kidNext[k]]
-			}
-		}
-		s = st.fail
+	t, fromRow := a.follow(s, c)
+	if fromRow {
+		return t
 	}
+	return a.code[t]
 }
 
 // memory is the automaton's approximate size in bytes.
