@@ -71,6 +71,35 @@ func (db *DB) AgentByTokenHash(ctx context.Context, hash string) (store.AgentIde
 	return a, nil
 }
 
+// AgentsByTokenHashes implements store.Hosts.
+func (db *DB) AgentsByTokenHashes(ctx context.Context, hashes []string) (map[string]store.AgentIdentity, error) {
+	out := map[string]store.AgentIdentity{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	if len(hashes) > store.MaxTokenLookup {
+		return nil, fmt.Errorf("agent tokens: %d hashes in one lookup, at most %d", len(hashes), store.MaxTokenLookup)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT token_hash, id, hostname, egress_ip FROM hosts WHERE token_hash IN `+
+		placeholders(len(hashes))), idArgs(hashes)...)
+	if err != nil {
+		return nil, fmt.Errorf("agent tokens: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		var a store.AgentIdentity
+		if err := rows.Scan(&h, &a.HostID, &a.Hostname, &a.EgressIP); err != nil {
+			return nil, fmt.Errorf("agent tokens: %w", err)
+		}
+		out[h] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("agent tokens: %w", err)
+	}
+	return out, nil
+}
+
 // Host implements store.Hosts.
 func (db *DB) Host(ctx context.Context, id string) (store.Host, error) {
 	return db.hostFrom(ctx, db.r, id)

@@ -101,6 +101,18 @@ func testEnroll(t *testing.T, s store.Store) {
 	if _, err := s.AgentByTokenHash(ctx, "hash-a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old token after re-enrollment: %v, want ErrNotFound", err)
 	}
+	// Many at once: the live token resolves, the old one and an unknown one are absent.
+	many, err := s.AgentsByTokenHashes(ctx, []string{"hash-a", "hash-b", "nope"})
+	must(t, err)
+	if len(many) != 1 || many["hash-b"].HostID != h.ID || many["hash-b"].Hostname != "laptop-1-renamed" {
+		t.Fatalf("AgentsByTokenHashes: %+v, want only hash-b -> %s", many, h.ID)
+	}
+	if none, err := s.AgentsByTokenHashes(ctx, nil); err != nil || len(none) != 0 {
+		t.Fatalf("AgentsByTokenHashes(nil): %v, %v", none, err)
+	}
+	if _, err := s.AgentsByTokenHashes(ctx, make([]string, store.MaxTokenLookup+1)); err == nil {
+		t.Fatalf("AgentsByTokenHashes of %d hashes: no error", store.MaxTokenLookup+1)
+	}
 	if _, err := s.Host(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown host: %v", err)
 	}
