@@ -177,20 +177,24 @@ func (db *DB) MarkSeen(ctx context.Context, seen []store.Seen) error {
 			return err
 		}
 		defer last.Close()
-		health, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET health = ?, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END WHERE id = ?`))
+		// With a health report, one statement does both (a check-in's usual case): SET reads
+		// the row as it was, so the egress address moves only with a newer last_seen.
+		both, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET egress_ip = CASE WHEN ? = '' OR last_seen >= ? THEN egress_ip ELSE ? END,
+			last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,
+			health = ?, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END WHERE id = ?`))
 		if err != nil {
 			return err
 		}
-		defer health.Close()
+		defer both.Close()
 		for _, s := range seen {
 			t := db.ts(s.Time)
-			if _, err := last.ExecContext(ctx, t, s.EgressIP, s.EgressIP, s.HostID, t); err != nil {
-				return err
+			if len(s.Health) == 0 {
+				_, err = last.ExecContext(ctx, t, s.EgressIP, s.EgressIP, s.HostID, t)
+			} else {
+				_, err = both.ExecContext(ctx, s.EgressIP, t, s.EgressIP, t, t, string(s.Health), s.AgentVersion, s.AgentVersion, s.HostID)
 			}
-			if len(s.Health) > 0 {
-				if _, err := health.ExecContext(ctx, string(s.Health), s.AgentVersion, s.AgentVersion, s.HostID); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
 		}
 		return nil

@@ -189,6 +189,27 @@ func testMarkSeen(t *testing.T, s store.Store) {
 	if n, _ := s.CountHosts(ctx, store.HostFilter{SeenBefore: later}); n != 0 {
 		t.Fatalf("seen before: %d", n)
 	}
+	dropped := func(h store.Host) int {
+		var m map[string]int
+		_ = json.Unmarshal(h.Health, &m)
+		return m["queue_dropped"]
+	}
+	// An older report with health: the health is taken, the time and the address are not; a
+	// newer one moves all three.
+	must(t, s.MarkSeen(ctx, []store.Seen{{HostID: a.ID, Time: t0().Add(2 * time.Minute), EgressIP: "203.0.113.10",
+		Health: json.RawMessage(`{"queue_dropped":8}`), AgentVersion: "2.1"}}))
+	h, err = s.Host(ctx, a.ID)
+	must(t, err)
+	if !h.LastSeen.Equal(later) || h.EgressIP != "198.51.100.7" || h.AgentVersion != "2.1" || dropped(h) != 8 {
+		t.Fatalf("after an older report with health: %+v", h)
+	}
+	latest := later.Add(time.Minute)
+	must(t, s.MarkSeen(ctx, []store.Seen{{HostID: a.ID, Time: latest, EgressIP: "203.0.113.11", Health: json.RawMessage(`{"queue_dropped":9}`)}}))
+	h, err = s.Host(ctx, a.ID)
+	must(t, err)
+	if !h.LastSeen.Equal(latest) || h.EgressIP != "203.0.113.11" || h.AgentVersion != "2.1" || dropped(h) != 9 {
+		t.Fatalf("after a newer report with health: %+v", h)
+	}
 }
 
 // batch returns a batch of n events and m findings for host, ids prefixed.
