@@ -44,6 +44,7 @@ type agent struct {
 
 	checkinEvery atomic.Int64 // nanoseconds
 	policyWake   chan struct{}
+	reachable    chan struct{} // the server answered after failures: wake the sender
 	sent         atomic.Int64
 	refused      atomic.Int64 // items the server refused for good (total, seeded from status)
 	prevDropped  int64        // EventsDropped total of earlier runs
@@ -58,6 +59,8 @@ type agent struct {
 	lastContact    time.Time
 	lastError      string
 	sourceErrors   []string
+
+	up *upgrades
 }
 
 // Run runs the agent until ctx ends: it enrolls (or reuses its enrollment), starts the
@@ -72,7 +75,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return a.run(ctx)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	a.up.stopRun = stop
+	if err := a.run(ctx); err != nil {
+		return err
+	}
+	return a.up.restartErr()
 }
 
 func newAgent(cfg Config) (*agent, error) {
@@ -90,7 +99,10 @@ func newAgent(cfg Config) (*agent, error) {
 	}
 	a := &agent{
 		cfg: cfg, log: log, state: st, client: client, start: time.Now(),
-		retryMin: time.Second, retryMax: 5 * time.Minute, policyWake: make(chan struct{}, 1),
+		retryMin: time.Second, retryMax: 5 * time.Minute, policyWake: make(chan struct{}, 1), reachable: make(chan struct{}, 1),
+	}
+	if a.up, err = newUpgrades(a); err != nil {
+		return nil, err
 	}
 	var prevLimited int64
 	if prev, err := ReadStatus(cfg.StateDir); err == nil {
@@ -162,6 +174,10 @@ func hostFacts(cfg Config) (wire.HostFacts, error) {
 	}
 	if _, _, v, err := host.PlatformInformation(); err == nil {
 		f.OSVersion = v
+	}
+	if cfg.MachineID != "" {
+		f.MachineID = cfg.MachineID
+		return f, nil
 	}
 	id, err := machineID(cfg.StateDir)
 	if err != nil {
@@ -345,7 +361,7 @@ func (a *agent) health() *wire.Health {
 		QueueItems: qs.Items, QueueBytes: qs.Bytes, QueueDropped: qs.Dropped,
 		EventsDropped: a.prevDropped + a.out.dropped.Load(),
 		SelfLimited:   limited, SelfLimitState: state, CPUPercent: cpu, RSSBytes: rss,
-		PolicyError: a.policyError, StartedAt: a.start.UTC(),
+		PolicyError: a.policyError, StartedAt: a.start.UTC(), Upgrade: a.up.lastNote(),
 	}
 }
 
@@ -400,6 +416,10 @@ func (a *agent) run(ctx context.Context) error {
 	goFn(restCtx, a.checkin)
 	goFn(restCtx, a.policyLoop)
 	goFn(restCtx, a.statusLoop)
+	goFn(restCtx, a.up.loop)
+	if a.cfg.UpgradeTrial {
+		goFn(restCtx, a.up.trial)
+	}
 	if !a.cfg.DisableLimits {
 		goFn(restCtx, a.limits.run)
 	}

@@ -24,6 +24,9 @@ type Config struct {
 	CAFile string
 	// StateDir holds the enrollment, queue and policy (default DefaultStateDir()).
 	StateDir string
+	// MachineID overrides the OS's machine identifier (machines cloned from one image that
+	// share /etc/machine-id; several agents on one test machine).
+	MachineID string
 	// Rules are local rule files and folders added to the built-in pack and the server's bundle;
 	// Placeholders a YAML file of |expand values.
 	Rules        []string
@@ -40,6 +43,15 @@ type Config struct {
 	FileRoots []string
 	// LogLevel is the hclog level name (default info).
 	LogLevel string
+	// ReleaseRoot is the release repository's root metadata file (root.json): upgrades the
+	// server offers are installed only when its key has signed them; none without it.
+	ReleaseRoot string
+
+	// UpgradeTrial marks this run as the trial of a freshly staged upgrade: it commits the
+	// upgrade once it has heard from the server, or rolls it back and exits with
+	// installer/service.ExitRestart when it has not within TrialTimeout (default 5 min).
+	UpgradeTrial bool
+	TrialTimeout time.Duration
 
 	// Logger overrides the logger built from LogLevel (an embedding program's).
 	Logger hclog.Logger
@@ -69,17 +81,19 @@ const (
 func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ServerURL, "server", "", "the server's URL (https://host:port; http only to a loopback server)")
 	fs.StringVar(&c.EnrollSecret, "enroll-secret", "", "the fleet's enrollment secret (better in the config file or VIGIL_ENROLL_SECRET than on the command line)")
-	fs.StringVar(&c.CAPin, "ca-pin", "", "the server CA's fingerprint, sha256:<hex>, as `vigil server` prints it")
+	fs.StringVar(&c.CAPin, "ca-pin", "", "the server CA's fingerprint, sha256:HEX, as 'vigil server' prints it")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of the server's CA (instead of --ca-pin)")
 	fs.StringVar(&c.StateDir, "state", DefaultStateDir(), "folder for the enrollment, queue and policy")
+	fs.StringVar(&c.MachineID, "machine-id", "", "this machine's identifier at the server (default: the OS's: /etc/machine-id, IOPlatformUUID, MachineGuid); set it where cloned images share one")
 	fs.StringArrayVar(&c.Rules, "rules", nil, "local rule file or folder, added to the built-in pack and the server's rules (repeatable)")
 	fs.StringVar(&c.Placeholders, "placeholders", "", "YAML file of values for |expand placeholders")
 	fs.IntVar(&c.QueueMaxMB, "queue-max-mb", DefaultQueueMaxMB, "cap of the on-disk queue in MiB; the oldest items are dropped (and counted) beyond it")
 	fs.Float64Var(&c.CPUBudget, "cpu-budget", DefaultCPUBudget, "CPU budget in percent of one core over a minute; above it the agent backs off")
 	fs.IntVar(&c.RSSBudgetMB, "rss-budget-mb", DefaultRSSBudgetMB, "resident memory budget in MiB; above it the agent backs off")
-	fs.StringSliceVar(&c.Only, "only", nil, "run only these collectors (host, process, netconn, usb, display, media, files)")
+	fs.StringSliceVar(&c.Only, "only", nil, "run only these collectors (host, process, imageload, netconn, usb, display, media, files)")
 	fs.StringArrayVar(&c.FileRoots, "files-root", nil, "folder the file collector watches (repeatable; default: homes and temp folders)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level (trace, debug, info, warn, error)")
+	fs.StringVar(&c.ReleaseRoot, "release-root", "", "root metadata (root.json) of the release repository: upgrades the server offers are installed only when signed by its key")
 }
 
 // Validate checks the configuration and fills defaults.
@@ -92,6 +106,13 @@ func (c *Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir()
+	}
+	if c.MachineID != "" {
+		id, err := cleanID(c.MachineID)
+		if err != nil || len(id) > 128 {
+			return fmt.Errorf("machine-id %q: want 1 to 128 characters, not all zeros", c.MachineID)
+		}
+		c.MachineID = id
 	}
 	if c.QueueMaxMB == 0 {
 		c.QueueMaxMB = DefaultQueueMaxMB

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -82,5 +83,46 @@ func TestConfigValues(t *testing.T) {
 	}
 	if c.QueueMaxMB != DefaultQueueMaxMB || c.CPUBudget != DefaultCPUBudget || c.RSSBudgetMB != DefaultRSSBudgetMB || c.StateDir != DefaultStateDir() {
 		t.Fatalf("defaults %+v", c)
+	}
+}
+
+// A machine id given in the configuration (cloned images sharing /etc/machine-id) is used as
+// given, trimmed and lower-cased like the OS's; an empty or all-zero one is refused.
+func TestConfigMachineID(t *testing.T) {
+	c, err := loadConfig("testdata/loopback.good.yml", map[string]string{"VIGIL_MACHINE_ID": " Golden-Clone-7 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MachineID != "golden-clone-7" {
+		t.Fatalf("machine id %q", c.MachineID)
+	}
+	f, err := hostFacts(*c)
+	if err != nil || f.MachineID != "golden-clone-7" {
+		t.Fatalf("host facts %+v %v", f, err)
+	}
+	for _, bad := range []string{"0000-0000", strings.Repeat("a", 129)} {
+		if _, err := loadConfig("testdata/loopback.good.yml", nil, "--machine-id", bad); err == nil || !strings.Contains(err.Error(), "machine-id") {
+			t.Errorf("machine id %q: error %v", bad, err)
+		}
+	}
+}
+
+func TestStatusHealthy(t *testing.T) {
+	now := time.Now()
+	good := Status{UpdatedAt: now.Add(-5 * time.Second), StartedAt: now.Add(-time.Minute), Enrolled: true, LastContact: now.Add(-10 * time.Second)}
+	if err := good.Healthy(now); err != nil {
+		t.Fatalf("healthy agent: %v", err)
+	}
+	for name, mod := range map[string]func(*Status){
+		"stale":                         func(s *Status) { s.UpdatedAt = now.Add(-time.Minute) },
+		"not enrolled":                  func(s *Status) { s.Enrolled = false },
+		"no contact":                    func(s *Status) { s.LastContact = time.Time{} },
+		"contact from before the start": func(s *Status) { s.LastContact = now.Add(-2 * time.Minute) },
+	} {
+		st := good
+		mod(&st)
+		if err := st.Healthy(now); err == nil {
+			t.Errorf("%s: healthy", name)
+		}
 	}
 }

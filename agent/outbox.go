@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -13,9 +14,10 @@ import (
 	"github.com/vigilhq/vigil/internal/wire"
 )
 
-// outboxSize bounds the items waiting for the queue writer; beyond it items are dropped and
-// counted (Health.EventsDropped), so a stalled disk never stalls the collectors.
-const outboxSize = 16384
+// outboxSize bounds the items waiting for the queue writer; beyond it an item waits up to a
+// second for room, then is dropped and counted (Health.EventsDropped), so a stalled disk never
+// stalls the collectors for long.
+const outboxSize = 4096
 
 // recentEvents is how many evidence event ids the outbox remembers having queued, so an event
 // behind several findings is queued once.
@@ -26,7 +28,7 @@ const recentEvents = 4096
 // that appends to the queue in groups (one commit per group, not per item).
 type outbox struct {
 	q       queue.Queue
-	ch      chan queue.Item
+	ch      chan pending
 	dropped atomic.Int64
 	log     hclog.Logger
 	recent  map[string]bool
@@ -35,20 +37,40 @@ type outbox struct {
 	hostSet bool // the first host_inventory (the start state) went into the snapshot
 }
 
+// pending is an item on its way to the queue; a finding's is logged once it is queued.
+type pending struct {
+	item    queue.Item
+	finding *wire.Finding
+}
+
 func newOutbox(q queue.Queue, log hclog.Logger) *outbox {
-	return &outbox{q: q, ch: make(chan queue.Item, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
+	return &outbox{q: q, ch: make(chan pending, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
 }
 
 func (o *outbox) put(kind string, v any) {
+	var f *wire.Finding
+	if kind == queue.KindFinding {
+		f = v.(*wire.Finding)
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		o.log.Error("cannot encode item; dropped", "kind", kind, "error", err)
 		o.dropped.Add(1)
 		return
 	}
+	p := pending{item: queue.Item{Kind: kind, Data: data}, finding: f}
 	select {
-	case o.ch <- queue.Item{Kind: kind, Data: data}:
+	case o.ch <- p:
+		return
 	default:
+	}
+	// The writer is behind (a slow disk): hold the collectors back a little rather than drop
+	// the newest items, then drop and count.
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case o.ch <- p:
+	case <-t.C:
 		if o.dropped.Add(1)%1000 == 1 {
 			o.log.Warn("queue writer behind; items dropped before the queue", "dropped_total", o.dropped.Load())
 		}
@@ -112,29 +134,41 @@ func toWire(f *pipeline.Finding) *wire.Finding {
 }
 
 // run appends what arrives to the queue, everything waiting in one commit, until ctx ends and
-// the channel is drained.
+// the channel is drained. Each finding is logged once its commit returned ("finding queued"):
+// from then on it survives a crash.
 func (o *outbox) run(ctx context.Context) {
-	batch := make([]queue.Item, 0, 256)
+	batch := make([]pending, 0, 256)
+	items := make([]queue.Item, 0, 256)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if err := o.q.Append(batch...); err != nil {
+		for _, p := range batch {
+			items = append(items, p.item)
+		}
+		if err := o.q.Append(items...); err != nil {
 			o.dropped.Add(int64(len(batch)))
 			o.log.Error("queue append failed; items dropped", "items", len(batch), "error", err)
+		} else {
+			for _, p := range batch {
+				if f := p.finding; f != nil {
+					o.log.Info("finding queued", "id", f.ID, "rule", f.RuleID, "title", f.Title, "level", f.Level)
+				}
+			}
 		}
 		clear(batch)
-		batch = batch[:0]
+		clear(items)
+		batch, items = batch[:0], items[:0]
 	}
 	for {
 		select {
-		case it := <-o.ch:
-			batch = append(batch, it)
+		case p := <-o.ch:
+			batch = append(batch, p)
 		drain:
 			for len(batch) < 1000 {
 				select {
-				case it := <-o.ch:
-					batch = append(batch, it)
+				case p := <-o.ch:
+					batch = append(batch, p)
 				default:
 					break drain
 				}
@@ -143,8 +177,8 @@ func (o *outbox) run(ctx context.Context) {
 		case <-ctx.Done():
 			for {
 				select {
-				case it := <-o.ch:
-					batch = append(batch, it)
+				case p := <-o.ch:
+					batch = append(batch, p)
 				default:
 					flush()
 					return

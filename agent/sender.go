@@ -34,6 +34,8 @@ func (a *agent) send(ctx context.Context) {
 			return
 		case <-a.q.Notify():
 		case <-timer.C:
+		case <-a.reachable:
+			back.Reset() // a check-in got through: the server is back, send now
 		}
 		for ctx.Err() == nil {
 			wait, more := a.sendOnce(ctx, &limit)
@@ -192,10 +194,15 @@ func (a *agent) contact(d wire.Directives, err error) {
 	}
 	if a.lastError != "" {
 		a.log.Info("server reachable again")
+		select {
+		case a.reachable <- struct{}{}:
+		default:
+		}
 	}
 	a.lastError = ""
 	a.lastContact = time.Now()
 	a.checkinEvery.Store(int64(d.CheckinInterval()))
+	a.up.offer(d.Upgrade)
 	if d.PolicyVersion != a.policyVersion && d.PolicyVersion != a.refusedVersion && d.PolicyVersion > 0 {
 		select {
 		case a.policyWake <- struct{}{}:

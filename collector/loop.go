@@ -23,8 +23,10 @@ type Loop struct {
 	// was lost (0: Interval).
 	WatchedInterval time.Duration
 	// Settle is how long to wait after a notification before polling, so the burst of
-	// notifications one change gives makes one poll (0: poll at once). A poll that asks to be
-	// run again is run after Settle too.
+	// notifications one change gives makes one poll (0: poll at once). The wait starts at the
+	// first notification and is not pushed back by the next ones: on a busy machine, where
+	// processes start every few hundred milliseconds, the poll still comes Settle after the
+	// first. A poll that asks to be run again is run after Settle too.
 	Settle time.Duration
 	// Pace, when set, stretches the intervals while the agent is over its budget; the new
 	// pace takes effect at the next tick.
@@ -56,6 +58,13 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
+	settling := false // settle is armed
+	arm := func() {
+		if !settling {
+			settle.Reset(l.Settle)
+			settling = true
+		}
+	}
 	failing := false
 	for {
 		select {
@@ -74,10 +83,11 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 				continue
 			}
 			if l.Settle > 0 {
-				settle.Reset(l.Settle)
+				arm()
 				continue
 			}
 		case <-settle.C:
+			settling = false
 		}
 		if f := l.Pace.Factor(); f != factor {
 			factor = f
@@ -99,7 +109,7 @@ func (l Loop) Run(ctx context.Context, poll func(ctx context.Context) (again boo
 			failing = false
 		}
 		if again {
-			settle.Reset(l.Settle)
+			arm()
 		}
 	}
 }

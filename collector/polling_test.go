@@ -249,6 +249,34 @@ func TestLoopNotifications(t *testing.T) {
 	<-done
 }
 
+// A steady stream of notifications (a busy machine starting a process every few milliseconds)
+// does not push the poll back: it comes Settle after the first, then again while they go on.
+func TestLoopNotificationsKeepComing(t *testing.T) {
+	notify := make(chan struct{})
+	polls := make(chan time.Time, 100)
+	const settle = 50 * time.Millisecond
+	l := Loop{What: "things", Interval: time.Hour, WatchedInterval: time.Hour, Settle: settle,
+		Watch: func(context.Context) (<-chan struct{}, error) { return notify, nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Run(ctx, func(context.Context) (bool, error) { polls <- time.Now(); return false, nil })
+	}()
+	// Notifications every 5 ms for 40 settle periods: a debounce that restarts its wait on each
+	// one would never poll.
+	for end := time.Now().Add(40 * settle); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		notify <- struct{}{}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if len(polls) < 2 {
+		t.Fatalf("%d polls during a steady stream of notifications over %s, want several", len(polls), 40*settle)
+	}
+}
+
 func writeFile(t *testing.T, path, text string, mtime time.Time) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {

@@ -18,7 +18,12 @@ func (s *Server) jobs() []job {
 	return []job{
 		{name: "maintain", every: time.Hour, run: func(ctx context.Context) error { return s.st.Maintain(ctx, time.Now()) }},
 		{name: "retention", every: time.Hour, run: s.retention},
+		{name: "sessions", every: time.Hour, run: func(ctx context.Context) error {
+			_, err := s.wb.wb.PurgeSessions(ctx, time.Now())
+			return err
+		}},
 		{name: "fleet", every: s.cfg.FleetInterval, run: func(ctx context.Context) error {
+			s.loadOffice(ctx) // saved in the UI, perhaps on another replica
 			_, err := s.fleet.Run(ctx)
 			return err
 		}},
@@ -74,10 +79,7 @@ func (s *Server) runJob(ctx context.Context, j job) {
 // retention deletes what each table keeps beyond its retention.
 func (s *Server) retention(ctx context.Context) error {
 	for _, table := range store.RetentionTables {
-		days, ok := s.cfg.Retention[table]
-		if !ok {
-			days = DefaultRetention[table]
-		}
+		days := s.retentionDays(table)
 		if days <= 0 {
 			continue
 		}

@@ -42,6 +42,7 @@ import (
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 	"github.com/vigilhq/vigil/server/store/sqlstore"
+	"github.com/vigilhq/vigil/server/updates"
 )
 
 // Files in the data directory.
@@ -94,8 +95,13 @@ type Config struct {
 	AgentBurst int
 	// FlushInterval is how often coalesced check-ins are written (default 2 s).
 	FlushInterval time.Duration
+	// OIDC configures single sign-on for the web UI (empty: local accounts only).
+	OIDC OIDCConfig
 	// Logger receives the server's logs (default: a null logger).
 	Logger hclog.Logger
+	// UpdatesDir is a release repository folder (made by `vigil release`) served to agents,
+	// with the upgrade offer kept beside it (server/updates); empty: none.
+	UpdatesDir string
 }
 
 // DefaultRetention is the retention of each table, in days.
@@ -130,6 +136,7 @@ type Server struct {
 	secret   string
 	first    *FirstStart
 	http     *http.Server
+	wb       workbench
 	runOnce  sync.Once
 	closeErr error
 }
@@ -169,6 +176,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
+	offices, err := parsePrefixes(cfg.OfficeCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("server: office networks: %w", err)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("server")}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data directory: %w", err)
@@ -203,8 +214,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.auth = auth.NewAuthenticator(st)
-	s.ingest = ingest.New(ingest.Config{Store: st, Logger: cfg.Logger.Named("ingest"), FlushInterval: cfg.FlushInterval})
-	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: cfg.OfficeCIDRs, OfficeGatewayMACs: cfg.OfficeGatewayMACs})
+	if err := s.initWorkbench(ctx); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.ingest = ingest.New(ingest.Config{Store: st, Logger: cfg.Logger.Named("ingest"), FlushInterval: cfg.FlushInterval, Hook: s.batchHook})
+	s.fleet, err = fleet.New(fleet.Config{Store: st, Logger: cfg.Logger.Named("fleet"), OfficeCIDRs: offices, OfficeGatewayMACs: cfg.OfficeGatewayMACs,
+		OnNew: s.fleetFinding})
 	if err != nil {
 		return nil, fmt.Errorf("server: fleet rules: %w", err)
 	}
@@ -217,8 +232,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("server: first start: %w", err)
 	}
-	s.api = api.New(api.Deps{Store: st, Auth: s.auth, Ingest: s.ingest, Policy: s.policy, Logger: cfg.Logger,
-		CheckinInterval: cfg.CheckinInterval, TrustedProxies: proxies, AgentRate: cfg.AgentRate, AgentBurst: cfg.AgentBurst})
+	var ups *updates.Service
+	if cfg.UpdatesDir != "" {
+		if ups, err = updates.New(cfg.UpdatesDir); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	s.api = api.New(api.Deps{Store: st, Auth: s.auth, Ingest: s.ingest, Policy: s.policy, Triage: s.wb.triage, Workbench: s.wb.wb, Logger: cfg.Logger,
+		CheckinInterval: cfg.CheckinInterval, TrustedProxies: proxies, AgentRate: cfg.AgentRate, AgentBurst: cfg.AgentBurst,
+		Updates: ups})
+	if err := s.initUI(ctx); err != nil {
+		return nil, fmt.Errorf("server: web UI: %w", err)
+	}
 	ok = true
 	return s, nil
 }
@@ -563,8 +588,9 @@ func (s *Server) run(ctx context.Context) error {
 	go func() { defer wg.Done(); s.ingest.Run(jobsCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); s.runJobs(jobsCtx) }()
+	s.wb.forward.Start(jobsCtx)
 	s.http = &http.Server{
-		Handler:           s.api.Handler(),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
@@ -587,6 +613,7 @@ func (s *Server) run(ctx context.Context) error {
 	}
 	stopJobs()
 	wg.Wait()
+	s.wb.forward.Wait()
 	if err := s.st.Close(); err != nil {
 		s.log.Error("closing the store failed", "error", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +19,13 @@ import (
 	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/server/api"
+	"github.com/vigilhq/vigil/server/store"
 )
 
 const adminToken = "vgt_test-admin-token-0123456789abcdef"
 
 // testServer starts a server on loopback with TLS and returns it with a client trusting its CA.
-func testServer(t *testing.T, mod func(*Config)) (*Server, *http.Client) {
+func testServer(t testing.TB, mod func(*Config)) (*Server, *http.Client) {
 	t.Helper()
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), AdminToken: adminToken, FlushInterval: 50 * time.Millisecond, AgentRate: 1000, AgentBurst: 1000}
 	if mod != nil {
@@ -42,10 +45,10 @@ func testServer(t *testing.T, mod func(*Config)) (*Server, *http.Client) {
 		}
 	})
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(srv.CACertPEM()) {
+	if !cfg.InsecureHTTP && !pool.AppendCertsFromPEM(srv.CACertPEM()) {
 		t.Fatal("CA PEM")
 	}
-	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return srv, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
 }
 
 type resp struct {
@@ -54,7 +57,7 @@ type resp struct {
 	header http.Header
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -68,7 +71,7 @@ func (r resp) errBody(t *testing.T) wire.Error {
 	return e.Error
 }
 
-func do(t *testing.T, c *http.Client, method, url, token string, body any, hdr ...string) resp {
+func do(t testing.TB, c *http.Client, method, url, token string, body any, hdr ...string) resp {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -101,7 +104,7 @@ func do(t *testing.T, c *http.Client, method, url, token string, body any, hdr .
 	return resp{status: res.StatusCode, body: b, header: res.Header}
 }
 
-func enrollAgent(t *testing.T, srv *Server, c *http.Client, machine string) wire.EnrollResponse {
+func enrollAgent(t testing.TB, srv *Server, c *http.Client, machine string) wire.EnrollResponse {
 	t.Helper()
 	r := do(t, c, "POST", srv.LocalURL()+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: srv.EnrollSecret(),
 		Host: wire.HostFacts{MachineID: machine, Hostname: "host-" + machine, OS: "linux"}})
@@ -308,5 +311,188 @@ func TestFailedEnrollmentsLimited(t *testing.T) {
 	srv2, c2 := testServer(t, nil)
 	for i := range 30 {
 		enrollAgent(t, srv2, c2, fmt.Sprintf("m-%d", i))
+	}
+}
+
+func TestInsecureHTTPOnlyOnLoopback(t *testing.T) {
+	_, err := New(context.Background(), Config{Listen: "0.0.0.0:0", DataDir: t.TempDir(), InsecureHTTP: true})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("plain HTTP on every address: %v", err)
+	}
+	srv, _ := testServer(t, func(c *Config) { c.InsecureHTTP = true })
+	if !strings.HasPrefix(srv.URL(), "http://") || srv.CAFingerprint() != "" || strings.Contains(srv.AgentCommand(), "--ca-pin") {
+		t.Fatalf("plain HTTP server: %s, %q", srv.URL(), srv.AgentCommand())
+	}
+	r := do(t, http.DefaultClient, "GET", srv.LocalURL()+"/healthz", "", nil)
+	if r.status != 200 {
+		t.Fatalf("health over http: %d", r.status)
+	}
+}
+
+func TestFirstStartFilesAndBanner(t *testing.T) {
+	srv, _ := testServer(t, func(c *Config) { c.EnrollSecret = "vge_from-the-environment" })
+	fs := srv.FirstStart()
+	if fs == nil || fs.AdminPassword == "" || fs.EnrollSecret != "vge_from-the-environment" || !strings.HasPrefix(fs.CAFingerprint, "sha256:") {
+		t.Fatalf("first start: %+v", fs)
+	}
+	want := "vigil agent run --server " + srv.URL() + " --enroll-secret vge_from-the-environment --ca-pin " + srv.CAFingerprint()
+	var out bytes.Buffer
+	srv.PrintFirstStart(&out)
+	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint()} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("banner lacks %q:\n%s", s, out.String())
+		}
+	}
+	for _, f := range []string{PolicyKeyFile, AdminPasswordFile, "tls/ca.key", "tls/server.key", DBFile} {
+		st, err := os.Stat(filepath.Join(srv.cfg.DataDir, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, err, st)
+		}
+	}
+	if st, _ := os.Stat(srv.cfg.DataDir); st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v", st.Mode().Perm())
+	}
+	// A second start is not a first start.
+	ctx := context.Background()
+	again, err := New(ctx, Config{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = again.Close()
+	again2, err := New(ctx, Config{Listen: "127.0.0.1:0", DataDir: again.cfg.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again2.Close()
+	if again2.FirstStart() != nil {
+		t.Fatal("second start reported as first")
+	}
+}
+
+func TestHostsOnlineOffline(t *testing.T) {
+	srv, c := testServer(t, func(c *Config) { c.CheckinInterval = 5 * time.Second })
+	on := enrollAgent(t, srv, c, "m-on")
+	if _, _, err := srv.Store().Enroll(context.Background(), store.Enrollment{MachineID: "m-off", Hostname: "old-laptop", TokenHash: "x",
+		Time: time.Now().Add(-16 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for status, want := range map[string]string{"online": on.AgentID, "offline": ""} {
+		var hl struct {
+			Hosts []struct {
+				ID       string
+				Hostname string
+				Online   bool
+			}
+			Total int
+		}
+		do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts?status="+status, adminToken, nil).decode(t, &hl)
+		if hl.Total != 1 || len(hl.Hosts) != 1 || (want != "" && hl.Hosts[0].ID != want) || hl.Hosts[0].Online != (status == "online") {
+			t.Errorf("status=%s: %+v", status, hl)
+		}
+	}
+	// A check-in reaches the store within the flush interval, with the agent's health.
+	do(t, c, "POST", srv.LocalURL()+wire.PathCheckin, on.Token, wire.CheckinRequest{Health: wire.Health{AgentVersion: "9.9", QueueDropped: 12}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var d struct {
+			Host struct {
+				AgentVersion string `json:"agent_version"`
+			}
+			Health *wire.Health
+		}
+		do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/"+on.AgentID, adminToken, nil).decode(t, &d)
+		if d.Health != nil && d.Health.QueueDropped == 12 && d.Host.AgentVersion == "9.9" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health not stored: %+v", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEnrollSecretsAndFindingDetail(t *testing.T) {
+	srv, c := testServer(t, nil)
+	u := srv.LocalURL()
+	r := do(t, c, "POST", u+"/api/v1/enroll-secrets", adminToken, map[string]string{"name": "office laptops"})
+	var sc struct {
+		ID     string
+		Secret string
+	}
+	r.decode(t, &sc)
+	if r.status != 201 || !strings.HasPrefix(sc.Secret, "vge_") {
+		t.Fatalf("create secret: %d %s", r.status, r.body)
+	}
+	enroll := func(secret, machine string) resp {
+		return do(t, c, "POST", u+wire.PathEnroll, "", wire.EnrollRequest{EnrollSecret: secret, Host: wire.HostFacts{MachineID: machine, Hostname: machine}})
+	}
+	r = enroll(sc.Secret, "m-1")
+	if r.status != 200 {
+		t.Fatalf("enroll with the new secret: %d", r.status)
+	}
+	var er wire.EnrollResponse
+	r.decode(t, &er)
+	if r = do(t, c, "DELETE", u+"/api/v1/enroll-secrets/"+sc.ID, adminToken, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r = enroll(sc.Secret, "m-2"); r.status != 401 {
+		t.Fatalf("enroll with a revoked secret: %d", r.status)
+	}
+	// The enrolled agent keeps working; its finding's detail has the evidence and the rule.
+	b := sampleBatch(2, "d")
+	if r = do(t, c, "POST", u+wire.PathBatch, er.Token, b); r.status != 200 {
+		t.Fatalf("batch after revocation: %d", r.status)
+	}
+	var d struct {
+		Finding  struct{ ID, Level string }
+		Evidence []struct {
+			ID     string
+			Fields map[string]any
+		}
+		Hosts []struct{ Hostname string }
+		Rule  struct{ Author, Text string }
+	}
+	do(t, c, "GET", u+"/api/v1/findings/d-f1", adminToken, nil).decode(t, &d)
+	if d.Finding.Level != "high" || len(d.Evidence) != 1 || d.Evidence[0].ID != "d-0000" || d.Evidence[0].Fields["Image"] != "/usr/bin/x11vnc" ||
+		len(d.Hosts) != 1 || d.Hosts[0].Hostname != "m-1" || d.Rule.Author == "" || !strings.Contains(d.Rule.Text, "x11vnc") {
+		t.Fatalf("finding detail: %+v", d)
+	}
+	// Filters.
+	var fl struct{ Findings []json.RawMessage }
+	for q, want := range map[string]int{"level=high": 1, "level=low": 0, "status=new": 1, "rule=remote_access_x11vnc_process_linux": 1,
+		"host=" + er.AgentID: 1, "since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z": 0} {
+		do(t, c, "GET", u+"/api/v1/findings?"+q, adminToken, nil).decode(t, &fl)
+		if len(fl.Findings) != want {
+			t.Errorf("findings?%s: %d, want %d", q, len(fl.Findings), want)
+		}
+	}
+	if r = do(t, c, "GET", u+"/api/v1/findings?level=severe", adminToken, nil); r.status != 400 || r.errBody(t).Field != "level" {
+		t.Errorf("bad level filter: %d %s", r.status, r.body)
+	}
+	// The audit log names the secret's creation and revocation, never its value.
+	r = do(t, c, "GET", u+"/api/v1/audit", adminToken, nil)
+	if !strings.Contains(string(r.body), "createEnrollSecret") || !strings.Contains(string(r.body), "revokeEnrollSecret") ||
+		!strings.Contains(string(r.body), "enroll-secret:office laptops") || strings.Contains(string(r.body), sc.Secret) {
+		t.Fatalf("audit: %s", r.body)
+	}
+}
+
+func TestRetentionJob(t *testing.T) {
+	srv, c := testServer(t, func(c *Config) { c.Retention = map[string]int{store.TableEvents: 1, store.TableAudit: 0} })
+	a := enrollAgent(t, srv, c, "m-1")
+	b := sampleBatch(3, "r")
+	b.Events[0].Time = time.Now().Add(-49 * time.Hour) // older than the 1-day retention
+	if r := do(t, c, "POST", srv.LocalURL()+wire.PathBatch, a.Token, b); r.status != 200 {
+		t.Fatalf("batch: %d", r.status)
+	}
+	if err := srv.retention(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := srv.Store().CountEvents(context.Background()); n != 2 {
+		t.Fatalf("events after retention: %d, want 2", n)
+	}
+	// Audit kept forever (0), findings by the default (365 days).
+	if fs, _, _ := srv.Store().ListFindings(context.Background(), store.FindingFilter{}); len(fs) != 1 {
+		t.Fatalf("findings after retention: %d", len(fs))
 	}
 }

@@ -290,3 +290,34 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// URL is the server's address of path (a wire.Path... constant, plus a rest).
+func (c *Client) URL(path string) string { return c.base.String() + path }
+
+// Downloader returns an HTTP client for large downloads from this server (the release
+// repository under wire.PathUpdates): the same pinned TLS, the agent token as bearer token and
+// the user agent on every request, and no overall timeout but timeout (a binary takes longer
+// than an API call).
+func (c *Client) Downloader(timeout time.Duration) *http.Client {
+	return &http.Client{Transport: authTransport{c: c}, Timeout: timeout}
+}
+
+// authTransport adds the agent's credentials to each request it sends to the server.
+type authTransport struct{ c *Client }
+
+func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != t.c.base.Host || req.URL.Scheme != t.c.base.Scheme {
+		return nil, fmt.Errorf("refusing to send the agent token to %s", req.URL.Host)
+	}
+	r := req.Clone(req.Context())
+	t.c.mu.RLock()
+	tok := t.c.token
+	t.c.mu.RUnlock()
+	if tok != "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if t.c.userAgent != "" {
+		r.Header.Set("User-Agent", t.c.userAgent)
+	}
+	return t.c.http.Transport.RoundTrip(r)
+}

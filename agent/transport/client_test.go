@@ -143,7 +143,7 @@ func TestTLSPinChecksName(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetToken("tok")
-	if _, err := c.Checkin(context.Background(), &wire.CheckinRequest{}); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, err := c.Checkin(context.Background(), &wire.CheckinRequest{}); err == nil || !strings.Contains(err.Error(), "tls pin") {
 		t.Fatalf("certificate for another address: %v", err)
 	}
 }

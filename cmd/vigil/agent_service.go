@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"time"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/vigilhq/vigil/agent"
 	"github.com/vigilhq/vigil/installer/service"
 )
 
@@ -23,6 +28,47 @@ var agentService = &serviceKind{
 	runFlags:    func() *pflag.FlagSet { return subcommandFlags(agentSubcommands, "run") },
 	required:    []string{"server"},
 	spec:        service.AgentSpec,
+	detail:      agentDetail,
+	copiedFiles: map[string]string{"release_root": "release-root.json"},
+	waitReady:   agentEnrolled,
+}
+
+// agentDetail prints what the running agent last wrote in its state folder.
+func agentDetail(w io.Writer, state string, running bool) {
+	st, err := agent.ReadStatus(state)
+	if err != nil {
+		fmt.Fprintf(w, "agent: %v\n", err)
+		return
+	}
+	if st.Enrolled {
+		fmt.Fprintf(w, "enrolled: yes, agent id %s\n", st.AgentID)
+	} else {
+		fmt.Fprintf(w, "enrolled: no\n")
+	}
+	fmt.Fprintf(w, "version: %s\n", st.Version)
+	if !st.LastContact.IsZero() {
+		fmt.Fprintf(w, "last contact with the server: %s\n", st.LastContact.Format(time.RFC3339))
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", st.LastError)
+	}
+	if st.Health.Upgrade != "" {
+		fmt.Fprintf(w, "upgrade: %s\n", st.Health.Upgrade)
+	}
+	if !running {
+		return
+	}
+	if err := st.Healthy(time.Now()); err != nil {
+		fmt.Fprintf(w, "healthy: no (%v)\n", err)
+	} else {
+		fmt.Fprintf(w, "healthy: yes\n")
+	}
+}
+
+// agentEnrolled reports whether the agent whose state folder is state has enrolled.
+func agentEnrolled(state string) bool {
+	st, err := agent.ReadStatus(state)
+	return err == nil && st.Enrolled
 }
 
 // resolvingFlags is set while subcommandFlags builds a registry's commands, so that the install

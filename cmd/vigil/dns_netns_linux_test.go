@@ -3,7 +3,8 @@ package main
 // The DNS-named connection, for real: a DNS server (dnsmasq) and a client in network namespaces
 // the test creates, joined by a veth pair; `vigil scan --watch` runs in the client's namespace
 // (a copy of this test binary started there), the client resolves an AnyDesk relay name and
-// connects, and the LOLRMM network rule fires with the name on the event.
+// connects, and the LOLRMM network rule fires with the name on the event; then tmate, renamed
+// tmux, reaches ssh.tmate.io and the tmate network rule fires.
 
 import (
 	"bufio"
@@ -104,9 +105,11 @@ func TestScanNamesConnectionsFromDNS(t *testing.T) {
 	// The DNS server answers AnyDesk's names with the relay's address; the relay echoes.
 	relay := "relay-5e1f00d4.net.anydesk.com"
 	rdservers.Start(t, "ip", "netns", "exec", srv, dnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts",
-		"--listen-address="+srvIP, "--bind-interfaces", "--address=/anydesk.com/"+srvIP, "--user=root",
+		"--listen-address="+srvIP, "--bind-interfaces", "--address=/anydesk.com/"+srvIP, "--address=/tmate.io/"+srvIP, "--user=root",
 		"--pid-file="+filepath.Join(t.TempDir(), "dnsmasq.pid"), "--log-facility=-")
 	rdservers.Start(t, "ip", "netns", "exec", srv, socat, "TCP-LISTEN:443,bind="+srvIP+",fork,reuseaddr", "EXEC:/bin/cat")
+	// tmate's server: it accepts and says nothing, so the client waits with its connection open.
+	rdservers.Start(t, "ip", "netns", "exec", srv, socat, "TCP-LISTEN:22,bind="+srvIP+",fork,reuseaddr", "SYSTEM:sleep 60")
 
 	// vigil scan --watch in the laptop's namespace.
 	args, _ := json.Marshal([]string{"scan", "--watch", "2m", "--json", "--events", "--only", "process,netconn",
@@ -199,8 +202,27 @@ func TestScanNamesConnectionsFromDNS(t *testing.T) {
 			t.Errorf("%s at level %s", f.RuleName, f.Level)
 		}
 	}
-	t.Logf("measured latencies (connection start to finding), load %s:\n"+
+
+	// tmate renamed tmux: no name, no path, but it connects to ssh.tmate.io.
+	var tmateLat time.Duration
+	if tmate, err := exec.LookPath("tmate"); err != nil {
+		t.Log("tmate not installed (Debian package tmate): its case is skipped")
+	} else {
+		tmux := rdservers.CopyExe(t, tmate, filepath.Join(t.TempDir(), "bin", "tmux"))
+		start = time.Now()
+		rdservers.Start(t, "ip", "netns", "exec", cli, "env", "HOME="+t.TempDir(), "TMUX_TMPDIR="+t.TempDir(), tmux, "-F")
+		f := next(60*time.Second, "the tmate network finding", func(l *e2eLine) bool {
+			return l.Kind == "finding" && l.RuleName == "remote_access_tmate_network"
+		})
+		ev := events[f.EventIDs[0]]
+		if ev == nil || ev.Fields["DestinationHostname"] != "ssh.tmate.io" || ev.Fields["Image"] != tmux || f.Level != "medium" {
+			t.Errorf("tmate finding %s (%s), evidence %v: want ssh.tmate.io from %s", f.RuleName, f.Level, ev, tmux)
+		}
+		tmateLat = time.Since(start)
+	}
+	t.Logf("measured latencies (client start to finding), load %s:\n"+
 		"  AnyDesk relay by DNS name  lolrmm_anydesk_network         medium %6d ms\n"+
-		"  AnyDesk relay by DNS name  remote_access_anydesk_network  high   %6d ms",
-		loadAvg(), lolrmm.Milliseconds(), builtin.Milliseconds())
+		"  AnyDesk relay by DNS name  remote_access_anydesk_network  high   %6d ms\n"+
+		"  tmate renamed tmux         remote_access_tmate_network    medium %6d ms",
+		loadAvg(), lolrmm.Milliseconds(), builtin.Milliseconds(), tmateLat.Milliseconds())
 }

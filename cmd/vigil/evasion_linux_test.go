@@ -179,21 +179,6 @@ func pidIs(pid int) func(map[string]any) bool {
 	return func(f map[string]any) bool { return f["ProcessId"] == float64(pid) }
 }
 
-func copyExe(t *testing.T, src, dst string) string {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // TestScanCatchesRenamedRemoteDesktop runs the renaming evasions against one `vigil scan --watch`.
 func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 	if testing.Short() {
@@ -217,7 +202,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 	}
 
 	t.Run("renamed copy", func(t *testing.T) {
-		p := copyExe(t, x11vnc, filepath.Join(dir, "update-helper"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "update-helper"))
 		start := time.Now()
 		run(t, p, vncArgs(rdservers.FreePort(t))...)
 		lat.add(t, "x11vnc renamed copy", "remote_access_rd_library_linux", "high",
@@ -268,7 +253,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_library_linux", "high", pidIs(p.Cmd.Process.Pid)))
 	})
 	t.Run("deleted binary", func(t *testing.T) {
-		p := copyExe(t, x11vnc, filepath.Join(dir, "gone"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "gone"))
 		start := time.Now()
 		run(t, p, vncArgs(rdservers.FreePort(t))...)
 		if err := os.Remove(p); err != nil {
@@ -278,7 +263,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_library_linux", "high", imageIs(p)))
 	})
 	t.Run("Xtigervnc copied as Xorg", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "Xtigervnc"), filepath.Join(t.TempDir(), "Xorg"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "Xtigervnc"), filepath.Join(t.TempDir(), "Xorg"))
 		port := rdservers.FreePort(t)
 		start := time.Now()
 		rdservers.Xtigervnc(t, p, port, false)
@@ -288,7 +273,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 	})
 	t.Run("xrdp renamed on 3390", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "xrdp"), filepath.Join(dir, "sshd-helper"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "xrdp"), filepath.Join(dir, "sshd-helper"))
 		port := 3390
 		if ln, err := net.Listen("tcp", ":3390"); err != nil {
 			port = rdservers.FreePort(t)
@@ -316,9 +301,9 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 	})
 	t.Run("loopback VNC behind ssh -R", func(t *testing.T) {
-		sshd := startSSHD(t)
+		sshd := rdservers.StartSSHD(t)
 		vncPort := rdservers.FreePort(t)
-		p := copyExe(t, x11vnc, filepath.Join(dir, "colord-helper"))
+		p := rdservers.CopyExe(t, x11vnc, filepath.Join(dir, "colord-helper"))
 		start := time.Now()
 		run(t, p, vncArgs(vncPort)...)
 		lat.add(t, "x11vnc renamed, loopback only, idle", "remote_access_rd_protocol_listener_loopback", "medium",
@@ -327,7 +312,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			}))
 		relay := rdservers.FreePort(t)
 		start = time.Now()
-		sshd.reverse(t, relay, vncPort)
+		sshd.Reverse(t, relay, vncPort)
 		lat.add(t, "ssh -R to the loopback VNC server", "remote_access_rd_reverse_tunnel_beside_listener", "high",
 			ls.caught(t, start, "remote_access_rd_reverse_tunnel_beside_listener", "high", func(map[string]any) bool { return true }))
 		// A session through the tunnel: the relay end (sshd's forwarded port) carries it to ssh,
@@ -343,7 +328,7 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 			ls.caught(t, start, "remote_access_rd_tunnel_to_listener", "high", func(map[string]any) bool { return true }))
 	})
 	t.Run("rclone renamed", func(t *testing.T) {
-		p := copyExe(t, rdservers.Need(t, "rclone"), filepath.Join(dir, "gvfsd-helper"))
+		p := rdservers.CopyExe(t, rdservers.Need(t, "rclone"), filepath.Join(dir, "gvfsd-helper"))
 		src := filepath.Join(t.TempDir(), "src")
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			t.Fatal(err)
@@ -380,59 +365,4 @@ func dialRFB(t *testing.T, addr string) net.Conn {
 	}
 	t.Fatalf("no RFB greeting through %s within 30 s", addr)
 	return nil
-}
-
-// sshd is an OpenSSH server on loopback that the test starts, with its own host key and a key
-// for root.
-type sshd struct {
-	port      int
-	key, conf string
-}
-
-func startSSHD(t *testing.T) *sshd {
-	t.Helper()
-	bin := rdservers.Need(t, "sshd")
-	keygen := rdservers.Need(t, "ssh-keygen")
-	rdservers.Need(t, "ssh")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"host", "client"} {
-		if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-	}
-	pub, err := os.ReadFile(filepath.Join(dir, "client.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &sshd{port: rdservers.FreePort(t), key: filepath.Join(dir, "client"), conf: filepath.Join(dir, "sshd_config")}
-	conf := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"+
-		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nGatewayPorts no\nAllowTcpForwarding yes\n"+
-		"PidFile %s\nStrictModes no\n", s.port, filepath.Join(dir, "host"), auth, filepath.Join(dir, "sshd.pid"))
-	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := rdservers.Start(t, bin, "-D", "-e", "-f", s.conf)
-	rdservers.WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(s.port))
-	return s
-}
-
-// reverse runs `ssh -N -R relay:127.0.0.1:target` to the server, as a laptop-farm operator
-// would to a relay host, and waits until the forwarded port listens.
-func (s *sshd) reverse(t *testing.T, relay, target int) *rdservers.Proc {
-	t.Helper()
-	p := rdservers.Start(t, rdservers.Need(t, "ssh"), "-N", "-R", fmt.Sprintf("%d:127.0.0.1:%d", relay, target),
-		"-p", strconv.Itoa(s.port), "-i", s.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "root@127.0.0.1")
-	rdservers.WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(relay))
-	return p
 }

@@ -48,10 +48,12 @@ func newScanCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Scan this machine once: inventory and findings, no server",
-		Long: `Runs every collector once in snapshot mode (processes, network connections, USB devices,
-displays, removable media, host settings; file activity with --watch), evaluates the built-in
-rule pack plus any --rules, and prints an inventory summary and the findings by severity.
-Nothing leaves the machine.
+		Long: `Runs every collector once in snapshot mode (processes, the libraries they load, network
+connections, USB devices, displays, removable media, host settings; file activity with --watch),
+evaluates the built-in rule pack plus any --rules, and prints an inventory summary and the
+findings by severity. Nothing leaves the machine. Each TCP listener of this machine is probed
+once for a remote-desktop protocol (RFB, RDP, websockify); with --watch on Linux, outbound
+connections are named from the DNS answers the machine receives.
 
 --watch DURATION keeps watching for that long (file activity, new processes and devices).
 --json prints one JSON object per line: findings as {"kind":"finding", ...} with the fields of

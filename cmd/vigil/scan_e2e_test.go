@@ -6,13 +6,11 @@ package main
 // workload must not raise anything above low.
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -21,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilhq/vigil/internal/devworkload"
 	"github.com/vigilhq/vigil/internal/fixtures"
 	"github.com/vigilhq/vigil/internal/shareddata"
 	"github.com/vigilhq/vigil/policies"
@@ -462,7 +461,7 @@ const (
 // TestScanBenignDeveloperWorkload watches a home-like folder, the processes and the network
 // with `vigil scan --watch` while a developer's day runs in that folder: git repositories
 // created and cloned, a Go build, an npm install from a local package, a tarball of the build,
-// a zip extracted with 7z, files written, renamed and deleted, ssh -V. None of it may raise a
+// a zip extracted with 7z, files written, renamed and deleted, ssh -V (internal/devworkload). None of it may raise a
 // finding above low. Other processes on the machine (other tests) may raise findings; those
 // are logged, not failed: a finding counts as the workload's when one of its events is a file
 // event in the folder or comes from this test process or one of its descendants.
@@ -473,7 +472,7 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("Linux only: elsewhere the process collector polls and misses the workload's short processes")
 	}
-	home := homeLikeDir(t)
+	home := devworkload.HomeLikeDir(t)
 
 	var out, errOut e2eBuffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -485,9 +484,9 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 	}()
 	waitWatching(t, &out, &errOut, home)
 
-	w := &workload{t: t, home: home, env: workloadEnv(home)}
+	w := devworkload.New(t, home)
 	start := time.Now()
-	w.run()
+	w.Run()
 	t.Logf("workload ran in %s", time.Since(start).Round(time.Millisecond))
 	time.Sleep(benignSettle)
 	cancel() // the scan stops as on Ctrl-C: it reports what is pending and its findings
@@ -507,7 +506,7 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 	mine := workloadEvents(r, home)
 
 	// The workload must have been seen, or the absence of findings proves nothing.
-	w.expectSeen(r, mine)
+	expectSeen(w, r, mine)
 
 	counts := map[string]int{}
 	for id := range mine {
@@ -539,35 +538,6 @@ func TestScanBenignDeveloperWorkload(t *testing.T) {
 	}
 }
 
-// homeLikeDir makes a folder that looks like a developer's home, removed at the end. It is not
-// under the temporary folder: the staging rules rightly treat files gathered and archived in
-// /tmp as staging, and a developer works in their home. It goes in the user's home folder
-// (VIGIL_E2E_HOME_BASE overrides the place).
-func homeLikeDir(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("VIGIL_E2E_HOME_BASE")
-	if base == "" {
-		var err error
-		if base, err = os.UserHomeDir(); err != nil {
-			t.Skipf("no home folder to put the workload in (%v); set VIGIL_E2E_HOME_BASE", err)
-		}
-	}
-	dir, err := os.MkdirTemp(base, "vigil-e2e-")
-	if err != nil {
-		t.Skipf("cannot create the workload folder in %s (%v); set VIGIL_E2E_HOME_BASE", base, err)
-	}
-	t.Cleanup(func() {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove the workload folder: %v", err)
-		}
-	})
-	home := filepath.Join(dir, "dev")
-	if err := os.Mkdir(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return home
-}
-
 // waitWatching writes probe files in home until the scan reports one: then the file watcher
 // is in place (the files collector reports a file once writes to it have settled).
 func waitWatching(t *testing.T, out, errOut *e2eBuffer, home string) {
@@ -591,172 +561,10 @@ func waitWatching(t *testing.T, out, errOut *e2eBuffer, home string) {
 	t.Fatalf("the scan did not report a probe file in %s within 30 s\n%s", home, errOut.String())
 }
 
-// workloadEnv is the environment of the workload's commands: HOME is the home-like folder, so
-// Go's and npm's caches and git's config land where a developer's do (caches in excluded
-// trees), and nothing reaches the network.
-func workloadEnv(home string) []string {
-	keep := []string{}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "HOME", k == "USERPROFILE", strings.HasPrefix(k, "GO"), strings.HasPrefix(k, "XDG_"),
-			strings.HasPrefix(k, "GIT_"), strings.HasPrefix(strings.ToLower(k), "npm_config_"):
-			continue
-		}
-		keep = append(keep, kv)
-	}
-	return append(keep,
-		"HOME="+home,
-		"GOCACHE="+filepath.Join(home, ".cache", "go-build"),
-		"GOPATH="+filepath.Join(home, "go"),
-		"GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
-		"npm_config_cache="+filepath.Join(home, ".npm"),
-		"npm_config_update_notifier=false",
-		"GIT_CONFIG_NOSYSTEM=1",
-	)
-}
-
-// workload is the scripted developer activity.
-type workload struct {
-	t    *testing.T
-	home string
-	env  []string
-	ran  []string // steps that ran
-}
-
-func (w *workload) path(elem ...string) string {
-	return filepath.Join(append([]string{w.home}, elem...)...)
-}
-
-func (w *workload) write(rel, content string) {
-	w.t.Helper()
-	p := w.path(rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// cmd runs a command in dir (relative to home) and fails the test if it fails.
-func (w *workload) cmd(dir string, name string, args ...string) {
-	w.t.Helper()
-	c := exec.Command(name, args...)
-	c.Dir = w.path(dir)
-	c.Env = w.env
-	start := time.Now()
-	b, err := c.CombinedOutput()
-	if err != nil {
-		w.t.Fatalf("%s %s (in %s): %v\n%s", name, strings.Join(args, " "), dir, err, b)
-	}
-	w.t.Logf("%6s  %s %s", time.Since(start).Round(time.Millisecond), name, strings.Join(args, " "))
-}
-
-// have reports whether a tool is installed, logging the step it skips when not.
-func (w *workload) have(tool, step string) bool {
-	if _, err := exec.LookPath(tool); err != nil {
-		w.t.Logf("%s not found: the %s step is skipped", tool, step)
-		return false
-	}
-	w.ran = append(w.ran, step)
-	return true
-}
-
-func (w *workload) run() {
-	w.write(".gitconfig", "[user]\n\tname = Dev Eloper\n\temail = dev@example.com\n[init]\n\tdefaultBranch = main\n")
-
-	// Everyday file edits: write, rename, modify, delete.
-	w.ran = append(w.ran, "edits")
-	w.write("Documents/notes.txt", "meeting notes\n")
-	w.write("Documents/todo.txt", "- review PR\n")
-	w.write("projects/config.json", `{"debug": false}`+"\n")
-	if err := os.Rename(w.path("Documents/notes.txt"), w.path("Documents/notes.md")); err != nil {
-		w.t.Fatal(err)
-	}
-	w.write("projects/config.json", `{"debug": true}`+"\n")
-	if err := os.Remove(w.path("Documents/todo.txt")); err != nil {
-		w.t.Fatal(err)
-	}
-
-	// Two local repositories, cloned.
-	if w.have("git", "git") {
-		for _, repo := range []string{"api", "web"} {
-			dir := filepath.Join("projects", repo)
-			w.write(filepath.Join(dir, "README.md"), "# "+repo+"\n")
-			for i := 0; i < 4; i++ {
-				w.write(filepath.Join(dir, "src", fmt.Sprintf("file%d.go", i)), fmt.Sprintf("package src\n\nconst N%d = %d\n", i, i))
-			}
-			w.cmd(dir, "git", "init", "-q")
-			w.cmd(dir, "git", "add", ".")
-			w.cmd(dir, "git", "commit", "-q", "-m", "initial commit")
-			w.cmd("", "git", "clone", "-q", w.path(dir), w.path("work", repo))
-		}
-		w.cmd("work/api", "git", "status", "--short")
-	}
-
-	// A Go build of a module without dependencies, then a tarball of its output.
-	if w.have("go", "go build") {
-		w.write("projects/hello/go.mod", "module example.com/hello\n\ngo 1.22\n")
-		w.write("projects/hello/main.go", "package main\n\nfunc main() { println(\"hello\") }\n")
-		w.cmd("projects/hello", "go", "build", "-o", "build/hello", ".")
-		w.write("projects/hello/build/README.txt", "hello, built\n")
-	}
-	if w.have("tar", "tar") {
-		if _, err := os.Stat(w.path("projects/hello/build")); err != nil {
-			w.write("projects/hello/build/README.txt", "no go here\n")
-		}
-		w.cmd("projects/hello", "tar", "czf", "dist.tgz", "build/")
-	}
-
-	// npm: a local package packed, then installed offline into an app.
-	if w.have("npm", "npm") {
-		w.write("projects/greet-lib/package.json", `{"name":"greet-lib","version":"1.0.0","main":"index.js"}`+"\n")
-		w.write("projects/greet-lib/index.js", "module.exports = (n) => `hello ${n}`;\n")
-		w.write("projects/app/package.json", `{"name":"app","version":"1.0.0","private":true}`+"\n")
-		w.cmd("projects/greet-lib", "npm", "pack", "--offline", "--silent")
-		w.cmd("projects/app", "npm", "install", "--offline", "--no-audit", "--no-fund", "../greet-lib/greet-lib-1.0.0.tgz")
-	}
-
-	// A zip made here, extracted with 7z.
-	if w.have("7z", "7z") {
-		w.writeZip("Downloads/specs.zip", map[string]string{"specs/api.md": "# API\n", "specs/web.md": "# Web\n"})
-		w.cmd("Downloads", "7z", "x", "-y", "-ospecs-extracted", "specs.zip")
-	}
-
-	if w.have("ssh", "ssh") {
-		w.cmd("", "ssh", "-V")
-	}
-}
-
-func (w *workload) writeZip(rel string, files map[string]string) {
-	w.t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		f, err := zw.Create(n)
-		if err == nil {
-			_, err = f.Write([]byte(files[n]))
-		}
-		if err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		w.t.Fatal(err)
-	}
-	w.write(rel, buf.String())
-}
-
 // expectSeen checks that the scan saw the workload: the tarball as a gz archive, a cloned file,
 // and the steps' processes.
-func (w *workload) expectSeen(r *e2eScan, mine map[string]bool) {
-	t := w.t
+func expectSeen(w *devworkload.Workload, r *e2eScan, mine map[string]bool) {
+	t := w.T
 	t.Helper()
 	var files, cmds []string
 	for id := range mine {
@@ -786,23 +594,25 @@ func (w *workload) expectSeen(r *e2eScan, mine map[string]bool) {
 		}
 		t.Errorf("the scan did not report the workload's %q process; workload processes:\n  %s", needle, strings.Join(cmds, "\n  "))
 	}
-	seenFile("the renamed notes", w.path("Documents", "notes.md"))
-	for _, step := range w.ran {
+	seenFile("the renamed notes", w.Path("Documents", "notes.md"))
+	for _, step := range w.Ran {
 		switch step {
 		case "git":
 			seenCmd("git clone")
-			seenFile("a cloned file", w.path("work", "api"))
+			seenFile("a cloned file", w.Path("work", "api"))
 		case "go build":
 			seenCmd("go build")
 		case "tar":
 			seenCmd("tar czf dist.tgz")
-			seenFile("the tarball as a gz archive", w.path("projects", "hello", "dist.tgz")+" gz")
+			seenFile("the tarball as a gz archive", w.Path("projects", "hello", "dist.tgz")+" gz")
 		case "npm":
 			seenCmd("npm install")
-			seenFile("the packed npm package", w.path("projects", "greet-lib", "greet-lib-1.0.0.tgz")+" gz")
+			seenFile("the packed npm package", w.Path("projects", "greet-lib", "greet-lib-1.0.0.tgz")+" gz")
 		case "7z":
 			seenCmd("7z x")
-			seenFile("an extracted file", w.path("Downloads", "specs-extracted"))
+			seenFile("an extracted file", w.Path("Downloads", "specs-extracted"))
+		case "go test":
+			seenCmd("go test")
 		case "ssh":
 			seenCmd("ssh -V")
 		}

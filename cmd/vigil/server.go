@@ -1,3 +1,5 @@
+//go:build !agentonly
+
 package main
 
 import (
@@ -33,6 +35,9 @@ func newServerCmd() *cobra.Command {
 		Use:   "server",
 		Short: "Run the Vigil server: the agent API, the admin API, the store and the fleet rules",
 		Long: `Run the Vigil server (the central collector agents report to).
+
+The web UI is served on the same address: sign in as admin with the printed password, or with
+single sign-on (--oidc-*); its redirect URL is the server's URL followed by /auth/oidc/callback.
 
 First start creates the data directory (mode 0700) with a CA and server certificate, the policy-signing
 key, an enroll secret and an admin account, and prints the URL, the CA fingerprint, the admin password
@@ -88,6 +93,7 @@ with _ for -) or as a VIGIL_* variable (VIGIL_ENROLL_SECRET, VIGIL_ADMIN_TOKEN..
 	f.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://...); empty: SQLite in the data directory")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve instead of the generated one")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "key of --tls-cert")
+	f.StringVar(&cfg.UpdatesDir, "updates-dir", "", "release repository folder (made by 'vigil release') served to agents; the upgrade offer is kept in it (docs/install.md)")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP (only on a loopback address)")
 	f.StringSliceVar(&cfg.Hostnames, "hostname", nil, "extra host names and addresses for the generated certificate")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL agents reach the server at (default: from --listen and the host name)")
@@ -102,6 +108,12 @@ with _ for -) or as a VIGIL_* variable (VIGIL_ENROLL_SECRET, VIGIL_ADMIN_TOKEN..
 	f.StringSliceVar(&retention, "retention", nil, "TABLE=DAYS to keep (events 30, findings 365, audit 365, fleet_facts 30; 0 keeps forever)")
 	f.Float64Var(&cfg.AgentRate, "agent-rate", 10, "requests per second each agent may make")
 	f.IntVar(&cfg.AgentBurst, "agent-burst", 40, "burst of requests each agent may make")
+	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL for single sign-on to the web UI")
+	f.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "OIDC client id of this server")
+	f.StringVar(&cfg.OIDC.ClientSecret, "oidc-client-secret", "", "OIDC client secret (prefer VIGIL_OIDC_CLIENT_SECRET or the config file)")
+	f.StringVar(&cfg.OIDC.Name, "oidc-name", "", `name on the login page's button ("Sign in with NAME")`)
+	f.StringSliceVar(&cfg.OIDC.AdminGroups, "oidc-admin-group", nil, "provider groups whose members are admins")
+	f.StringSliceVar(&cfg.OIDC.AnalystGroups, "oidc-analyst-group", nil, "provider groups whose members are analysts (others are viewers)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	for _, add := range serverSubcommands {
 		cmd.AddCommand(add())

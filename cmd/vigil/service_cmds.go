@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,17 @@ type serviceKind struct {
 	required []string
 	spec     func(name, binary, config, data, logFile string) service.Spec
 	// detail prints what status adds after the service's state (the agent: its enrollment).
-	detail func(w io.Writer, data string)
+	detail func(w io.Writer, data string, running bool)
+	// copiedFiles maps configuration keys that name a file to the name install copies it to,
+	// beside the configuration file.
+	copiedFiles map[string]string
+	// waitReady, when set, is what install waits for (up to readyTimeout) after starting the
+	// service: the agent's enrollment.
+	waitReady func(data string) bool
 }
+
+// readyTimeout bounds install's wait for waitReady.
+const readyTimeout = 60 * time.Second
 
 // serviceTimeout bounds how long a command waits for the service manager.
 const serviceTimeout = 90 * time.Second
@@ -121,6 +131,7 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 			return err
 		}
 		var settings []service.Setting
+		files := map[string][]byte{}
 		if run != nil {
 			run.VisitAll(func(fl *pflag.Flag) {
 				if own[fl.Name] || !fl.Changed {
@@ -132,6 +143,21 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 				}
 				settings = append(settings, s)
 			})
+		}
+		// Files a setting names are copied beside the configuration, so that the service does
+		// not depend on where the admin kept them (the agent's release root).
+		for i, s := range settings {
+			name, ok := k.copiedFiles[s.Key]
+			if !ok || s.Value == "" {
+				continue
+			}
+			data, err := os.ReadFile(s.Value)
+			if err != nil {
+				return fmt.Errorf("%s install: --%s: %w", k.noun, strings.ReplaceAll(s.Key, "_", "-"), err)
+			}
+			dst := filepath.Join(filepath.Dir(config), name)
+			files[dst] = data
+			settings[i].Value = dst
 		}
 		data := existing[cliconfig.Key(k.dataFlag)]
 		if fl := fs.Lookup(k.dataFlag); fl != nil && fl.Changed {
@@ -165,7 +191,7 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 		ctx, cancel := context.WithTimeout(cmd.Context(), serviceTimeout)
 		defer cancel()
 		m, err := service.Install(ctx, service.Plan{
-			Spec: spec, Source: src, Config: config, Settings: settings, Start: start,
+			Spec: spec, Source: src, Config: config, Settings: settings, Files: files, Start: start,
 			Comment: fmt.Sprintf("Vigil %s configuration, written by `vigil %s install`. Keys are the flags of the command the service runs, '-' written '_'.", k.noun, k.noun),
 		})
 		if err != nil {
@@ -176,8 +202,14 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 		switch {
 		case start:
 			fmt.Fprintf(out, "started\n")
+			if k.waitReady != nil {
+				deadline := time.Now().Add(readyTimeout)
+				for !k.waitReady(data) && time.Now().Before(deadline) && cmd.Context().Err() == nil {
+					time.Sleep(500 * time.Millisecond)
+				}
+			}
 			if k.detail != nil {
-				k.detail(out, data)
+				k.detail(out, data, true)
 			}
 		case len(missing) > 0:
 			fmt.Fprintf(out, "not started: %v missing; set them in %s, then run `vigil %s start`\n", missing, config, k.noun)
@@ -318,7 +350,7 @@ paths of its installation%s. Exit status: 0 running, %d stopped, %d not installe
 			}
 			fmt.Fprintf(out, "binary: %s\nconfig: %s\n%s: %s\n", spec.Binary, config, k.dataFlag, spec.Writable[0])
 			if k.detail != nil {
-				k.detail(out, spec.Writable[0])
+				k.detail(out, spec.Writable[0], st == service.Running)
 			}
 			if st == service.Stopped {
 				return exitError{exitServiceStopped}

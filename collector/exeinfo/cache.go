@@ -1,6 +1,7 @@
 package exeinfo
 
 import (
+	"io"
 	"os"
 	"sync"
 )
@@ -14,17 +15,34 @@ const DefaultCacheEntries = 4096
 // modification time).
 type FileID [4]uint64
 
-// Cache remembers GoInfo per file version. It is safe for concurrent use.
+// Info is what an executable says about itself.
+type Info struct {
+	Go     GoInfo // Go build identity (zero for other programs)
+	Signer string // PE files: the Authenticode signer (see ReadPESigner)
+}
+
+// Read reads an executable's identity: Go build information and, for a PE file, its signer.
+func Read(r io.ReaderAt) Info {
+	var info Info
+	info.Go, _ = ReadGo(r)
+	info.Signer, _ = ReadPESigner(r)
+	return info
+}
+
+// Fields adds the event fields of info: GoPackage, GoModule, GoModuleVersion, Signature.
+func (info Info) Fields(f map[string]any) {
+	info.Go.Fields(f)
+	if info.Signer != "" {
+		f["Signature"] = info.Signer
+	}
+}
+
+// Cache remembers Info per file version. It is safe for concurrent use.
 type Cache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[FileID]cached
+	entries map[FileID]Info
 	reads   int
-}
-
-type cached struct {
-	info GoInfo
-	ok   bool
 }
 
 // NewCache returns a cache of at most entries results (DefaultCacheEntries when <= 0).
@@ -32,57 +50,58 @@ func NewCache(entries int) *Cache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	return &Cache{max: entries, entries: make(map[FileID]cached)}
+	return &Cache{max: entries, entries: make(map[FileID]Info)}
 }
 
-// Go returns the Go build information of the open file f (for a live process, its executable
-// opened through /proc/<pid>/exe, which reaches a deleted or memfd executable too), reading it
-// only when this version of the file was not read before.
-func (c *Cache) Go(f *os.File) (GoInfo, bool) {
+func (c *Cache) lookup(st os.FileInfo) (Info, FileID, bool, bool) {
+	id, idOK := Identify(st)
+	if !idOK {
+		return Info{}, id, false, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info, hit := c.entries[id]
+	return info, id, true, hit
+}
+
+// File returns the identity of the open file f (for a live process, its executable opened
+// through /proc/<pid>/exe, which reaches a deleted or memfd executable too), reading it only
+// when this version of the file was not read before.
+func (c *Cache) File(f *os.File) Info {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return GoInfo{}, false
+		return Info{}
 	}
-	id, idOK := Identify(st)
-	if idOK {
-		c.mu.Lock()
-		e, hit := c.entries[id]
-		c.mu.Unlock()
-		if hit {
-			return e.info, e.ok
-		}
+	info, id, idOK, hit := c.lookup(st)
+	if hit {
+		return info
 	}
-	info, ok := ReadGo(f)
+	info = Read(f)
 	if idOK {
 		c.mu.Lock()
 		if len(c.entries) >= c.max {
 			clear(c.entries) // bounded: churn through many binaries cannot grow it without end
 		}
-		c.entries[id] = cached{info, ok}
+		c.entries[id] = info
 		c.reads++
 		c.mu.Unlock()
 	}
-	return info, ok
+	return info
 }
 
-// GoPath is Go for the file at path; a file read before is answered from a stat.
-func (c *Cache) GoPath(path string) (GoInfo, bool) {
+// Path is File for the file at path; a file read before is answered from a stat.
+func (c *Cache) Path(path string) Info {
 	if st, err := os.Stat(path); err == nil {
-		if id, ok := Identify(st); ok {
-			c.mu.Lock()
-			e, hit := c.entries[id]
-			c.mu.Unlock()
-			if hit {
-				return e.info, e.ok
-			}
+		if info, _, _, hit := c.lookup(st); hit {
+			return info
 		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return GoInfo{}, false
+		return Info{}
 	}
 	defer f.Close()
-	return c.Go(f)
+	return c.File(f)
 }
 
 // Reads reports how many files the cache has read (its misses), for tests and benchmarks.

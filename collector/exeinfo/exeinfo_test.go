@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -37,7 +38,8 @@ func buildGo(t *testing.T, mod string) string {
 func TestReadGoRenamedCopyAndHardLink(t *testing.T) {
 	bin := buildGo(t, "github.com/jpillora/chisel")
 	c := NewCache(0)
-	info, ok := c.GoPath(bin)
+	gi := c.Path(bin)
+	info, ok := gi.Go, gi.Go.Package != ""
 	if !ok || info.Package != "github.com/jpillora/chisel" || info.Module != "github.com/jpillora/chisel" || info.Version != "(devel)" {
 		t.Fatalf("GoPath(%s) = %+v, %v", bin, info, ok)
 	}
@@ -53,8 +55,8 @@ func TestReadGoRenamedCopyAndHardLink(t *testing.T) {
 	if err := os.WriteFile(hidden, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := c.GoPath(hidden); !ok || got != info {
-		t.Errorf("renamed copy: %+v, %v; want %+v", got, ok, info)
+	if got := c.Path(hidden).Go; got != info {
+		t.Errorf("renamed copy: %+v; want %+v", got, info)
 	}
 	if runtime.GOOS == "windows" {
 		return
@@ -65,8 +67,8 @@ func TestReadGoRenamedCopyAndHardLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := c.Reads()
-	if got, ok := c.GoPath(link); !ok || got != info {
-		t.Errorf("hard link: %+v, %v; want %+v", got, ok, info)
+	if got := c.Path(link).Go; got != info {
+		t.Errorf("hard link: %+v; want %+v", got, info)
 	}
 	if c.Reads() != reads {
 		t.Errorf("hard link read the file again (%d reads, want %d)", c.Reads(), reads)
@@ -75,7 +77,7 @@ func TestReadGoRenamedCopyAndHardLink(t *testing.T) {
 	if err := os.WriteFile(link, []byte("#!/bin/sh\necho not go\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := c.GoPath(link); ok {
+	if got := c.Path(link).Go; got != (GoInfo{}) {
 		t.Errorf("a shell script replacing the binary: %+v, want not Go", got)
 	}
 }
@@ -87,9 +89,9 @@ func TestReadGoDebianRclone(t *testing.T) {
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("%s not installed (Debian package rclone): %v", p, err)
 	}
-	info, ok := NewCache(0).GoPath(p)
-	if !ok || info.Package != "github.com/rclone/rclone" {
-		t.Fatalf("%s: %+v, %v; want package github.com/rclone/rclone", p, info, ok)
+	info := NewCache(0).Path(p).Go
+	if info.Package != "github.com/rclone/rclone" {
+		t.Fatalf("%s: %+v; want package github.com/rclone/rclone", p, info)
 	}
 	f := map[string]any{}
 	info.Fields(f)
@@ -108,7 +110,7 @@ func TestReadGoNotGo(t *testing.T) {
 		}
 	}
 	if sh, err := exec.LookPath("sh"); err == nil {
-		if info, ok := NewCache(0).GoPath(sh); ok {
+		if info := NewCache(0).Path(sh); info != (Info{}) {
 			t.Errorf("%s read as Go: %+v", sh, info)
 		}
 	}
@@ -131,5 +133,58 @@ func FuzzReadGo(f *testing.F) {
 		if !ok && info != (GoInfo{}) {
 			t.Fatalf("not ok but %+v", info)
 		}
+	})
+}
+
+// signedPE is a real EV-signed Windows executable (WireGuard LLC's signature): the test data of
+// golang.org/x/sys/windows, which this module depends on, read from the module cache.
+func signedPE(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	if err != nil {
+		t.Skipf("cannot locate golang.org/x/sys in the module cache: %v", err)
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "windows", "testdata", "ev-signed-file.exe")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("signed PE test file not in the module cache: %v", err)
+	}
+	return p
+}
+
+func TestReadPESignerReal(t *testing.T) {
+	p := signedPE(t)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, ok := ReadPESigner(f); !ok || got != "WireGuard LLC" {
+		t.Errorf("ReadPESigner = %q, %v; want WireGuard LLC", got, ok)
+	}
+	// A renamed copy keeps its signer; the cache reports it with the Go identity (none here).
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := filepath.Join(t.TempDir(), "svchost.exe")
+	if err := os.WriteFile(renamed, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info := NewCache(0).Path(renamed)
+	fields := map[string]any{}
+	info.Fields(fields)
+	if fields["Signature"] != "WireGuard LLC" || fields["GoPackage"] != nil {
+		t.Errorf("fields %v", fields)
+	}
+	// The same file with its signature cut off has none.
+	if got, ok := ReadPESigner(bytes.NewReader(data[:10752])); ok {
+		t.Errorf("truncated: %q", got)
+	}
+}
+
+func FuzzReadPESigner(f *testing.F) {
+	f.Add([]byte("MZ\x90\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ReadPESigner(bytes.NewReader(data))
 	})
 }

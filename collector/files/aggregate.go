@@ -28,6 +28,7 @@ type aggregator struct {
 
 type dirWindow struct {
 	start      time.Time
+	last       time.Time        // the latest file activity
 	files      map[string]int64 // base name -> size when classified
 	deleted    map[string]struct{}
 	suppressed int
@@ -37,14 +38,22 @@ type dirWindow struct {
 	overflowBytes int64
 }
 
-// aggregate is one closed window's summary.
+// aggregate is one closed window's summary. Last is the window's latest file activity: the
+// time of the aggregate's event, so that it is ordered before what followed the burst (an
+// archive made from the files) although it is emitted when the window closes.
 type aggregate struct {
 	Dir          string
 	Start, End   time.Time
+	Last         time.Time
 	FileCount    int
 	TotalBytes   int64
 	DeletedCount int
 }
+
+// minAggregate is how many files a window needs for an aggregate when every one of them was
+// also reported on its own: a slow copy (a few files a second, each window under the per-folder
+// budget) still adds up in the aggregates' FileCount, which the staging rules sum.
+const minAggregate = 3
 
 func newAggregator(window time.Duration, dirLimit, globalLimit, maxTracked int) *aggregator {
 	return &aggregator{window: window, dirLimit: dirLimit, globalLimit: globalLimit, maxTracked: maxTracked,
@@ -60,6 +69,7 @@ func (a *aggregator) add(path string, size int64, deleted, force bool, now time.
 		w = &dirWindow{start: now, files: map[string]int64{}}
 		a.dirs[dir] = w
 	}
+	w.last = now
 	if deleted {
 		if w.deleted == nil {
 			w.deleted = map[string]struct{}{}
@@ -113,10 +123,10 @@ func (a *aggregator) due(now time.Time, size func(path string) (int64, bool)) []
 		}
 		delete(a.dirs, dir)
 		a.tracked -= len(w.files) + len(w.deleted)
-		if w.suppressed == 0 {
-			continue // everything was reported on its own
+		if w.suppressed == 0 && len(w.files)+w.overflowFiles < minAggregate {
+			continue // a file or two, each reported on its own
 		}
-		ag := aggregate{Dir: dir, Start: w.start, End: end, DeletedCount: len(w.deleted),
+		ag := aggregate{Dir: dir, Start: w.start, End: end, Last: w.last, DeletedCount: len(w.deleted),
 			FileCount: w.overflowFiles, TotalBytes: w.overflowBytes}
 		for name := range w.files {
 			if n, ok := size(filepath.Join(dir, name)); ok {

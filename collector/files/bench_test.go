@@ -42,7 +42,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p := paths[i%len(paths)]
 		s.pending[p] = &pendingFile{action: "created", last: now}
-		s.settle(p, now)
+		s.settle(p, now, false)
 		if len(s.outbox) > 0 {
 			emitted += len(s.outbox)
 			s.outbox = s.outbox[:0]

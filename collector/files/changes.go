@@ -73,7 +73,7 @@ func (s *Source) handle(ev fsnotify.Event, now time.Time, emit collector.Emit) {
 		}
 	case ev.Has(fsnotify.Remove):
 		if _, isDir := s.watched[p]; isDir {
-			delete(s.watched, p)
+			s.unwatchLocked(p)
 		} else {
 			s.goneLocked(p, now)
 		}

@@ -9,7 +9,14 @@ import (
 // DefaultExcludes are trees that change constantly for reasons unrelated to staging: build and
 // package caches, VCS object stores, bytecode caches. Excluded trees get no watches.
 var DefaultExcludes = []string{
-	".cache",          // XDG cache: go-build, pip, browsers' caches...
+	// XDG cache (~/.cache) itself is watched (a hidden place to stage in), its busy tools' and
+	// browsers' caches are not; a hidden folder's watches are bounded anyway (HiddenWatchLimit).
+	".cache/go-build", ".cache/pip", ".cache/mozilla", ".cache/google-chrome", ".cache/chromium",
+	".cache/BraveSoftware", ".cache/microsoft-edge", ".cache/thumbnails", ".cache/fontconfig",
+	".cache/mesa_shader_cache", ".cache/JetBrains", ".cache/yarn", ".cache/pnpm", ".cache/node-gyp",
+	".cache/typescript", ".cache/ms-playwright", ".cache/bazel", ".cache/gopls", ".cache/golangci-lint",
+	".cache/huggingface", ".cache/tracker3", ".cache/gstreamer-1.0", ".cache/pre-commit",
+	".cache/composer", ".cache/deno", ".cache/ccache", ".cache/sccache", ".cache/electron", ".cache/spotify",
 	"go/pkg/mod",      // Go module cache
 	"node_modules",    // npm packages
 	".git/objects",    // git object store (a clone shows as the working tree's files instead)

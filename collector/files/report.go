@@ -32,7 +32,7 @@ func (s *Source) flush(now time.Time, emit collector.Emit, final bool) {
 	s.mu.Unlock()
 
 	for _, p := range ready {
-		s.settle(p, now)
+		s.settle(p, now, final)
 	}
 
 	s.mu.Lock()
@@ -55,7 +55,10 @@ func (s *Source) flush(now time.Time, emit collector.Emit, final bool) {
 			f["DeletedCount"] = ag.DeletedCount
 		}
 		s.stats.Aggregates++
-		s.queueLocked(f, ag.Dir)
+		ev := s.queueLocked(f, ag.Dir)
+		if !ag.Last.IsZero() && ag.Last.Before(ev.Time) {
+			ev.Time = ag.Last.UTC() // when the burst's files were added, not when its window closed
+		}
 	}
 	if now.Sub(s.lastPrune) > s.cfg.ModifiedInterval {
 		s.lastPrune = now
@@ -76,7 +79,10 @@ func statSize(p string) (int64, bool) {
 }
 
 // settle classifies one settled file and reports it (or counts it in its directory's window).
-func (s *Source) settle(p string, now time.Time) {
+// An archive whose headers are not complete yet (7-Zip writes a placeholder start header and
+// the real one when it finishes; a zip's central directory comes last) is held back, up to
+// ArchiveWait, so it is judged once its writer has finished, unless final.
+func (s *Source) settle(p string, now time.Time, final bool) {
 	s.mu.Lock()
 	pf := s.pending[p]
 	delete(s.pending, p)
@@ -89,21 +95,33 @@ func (s *Source) settle(p string, now time.Time) {
 	if err != nil || !st.Mode().IsRegular() {
 		return // gone, or not a regular file (symlink, fifo, device): nothing to read
 	}
-	var info ArchiveInfo
+	var info fileContent
 	if seen && prev.size == st.Size() && prev.mtime.Equal(st.ModTime()) {
-		info = prev.archive // unchanged since last read: no need to read it again
+		info = prev.content // unchanged since last read: no need to read it again
 	} else {
 		info, err = classify(p)
 		if err != nil {
-			s.log.Debug("archive header", "path", p, "error", err)
+			s.log.Debug("file header", "path", p, "error", err)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pf.action == "modified" && info.Type == "" && seen && now.Sub(prev.at) < s.cfg.ModifiedInterval {
+	if info.incomplete && !final {
+		if pf.held.IsZero() {
+			pf.held = now
+		}
+		if now.Sub(pf.held) < s.cfg.ArchiveWait {
+			if s.pending[p] == nil {
+				pf.last = now
+				s.pending[p] = pf
+			}
+			return
+		}
+	}
+	if pf.action == "modified" && info.archive.Type == "" && info.encrypted == "" && seen && now.Sub(prev.at) < s.cfg.ModifiedInterval {
 		return // reported recently; a file being edited is not news every few seconds
 	}
-	if !s.agg.add(p, st.Size(), false, info.Type != "", now) {
+	if !s.agg.add(p, st.Size(), false, info.archive.Type != "" || info.encrypted != "", now) {
 		return // counted in its directory's aggregate
 	}
 	// Remember individually reported files only: that set is bounded by the per-window budgets
@@ -111,37 +129,56 @@ func (s *Source) settle(p string, now time.Time) {
 	if len(s.reported) >= maxReported {
 		s.reported = map[string]reportedFile{}
 	}
-	s.reported[p] = reportedFile{at: now, size: st.Size(), mtime: st.ModTime(), archive: info}
+	s.reported[p] = reportedFile{at: now, size: st.Size(), mtime: st.ModTime(), content: info}
 	f := map[string]any{"TargetFilename": p, "Action": pf.action, "Size": st.Size()}
 	if pf.from != "" {
 		f["SourceFilename"] = pf.from
 	}
-	if info.Type != "" {
-		f["ArchiveType"] = info.Type
-		f["ArchiveEncrypted"] = info.Encrypted
+	if t := info.archive.Type; t != "" {
+		f["ArchiveType"] = t
+		f["ArchiveEncrypted"] = info.archive.Encrypted
+		if ExtensionMismatch(p, t) {
+			f["ExtensionMismatch"] = true
+		}
+	}
+	if info.encrypted != "" {
+		f["EncryptedFormat"] = info.encrypted
 	}
 	s.queueLocked(f, p)
 }
 
-// classify reads the archive signature and headers of a regular file.
-func classify(p string) (ArchiveInfo, error) {
+// fileContent is what a file's first bytes and headers say.
+type fileContent struct {
+	archive    ArchiveInfo
+	incomplete bool   // an archive whose headers could not all be read yet
+	encrypted  string // for a file that is not an archive: an Encrypted* value or ""
+}
+
+// classify reads the signature and headers of a regular file: the archive type and encryption
+// flag, or for other files whether an encryption tool wrote them.
+func classify(p string) (fileContent, error) {
 	f, err := openNoFollow(p)
 	if err != nil {
-		return ArchiveInfo{}, fmt.Errorf("open: %w", err)
+		return fileContent{}, fmt.Errorf("open: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return ArchiveInfo{}, fmt.Errorf("stat: %w", err)
+		return fileContent{}, fmt.Errorf("stat: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return ArchiveInfo{}, fmt.Errorf("%s: not a regular file", p)
+		return fileContent{}, fmt.Errorf("%s: not a regular file", p)
 	}
-	return DetectArchive(f, st.Size())
+	a, err := DetectArchive(f, st.Size())
+	if a.Type != "" {
+		return fileContent{archive: a, incomplete: err != nil}, err
+	}
+	enc, err := DetectEncrypted(f, st.Size())
+	return fileContent{encrypted: enc}, err
 }
 
-// queueLocked tags one event and queues it for drain. s.mu must be held.
-func (s *Source) queueLocked(f map[string]any, p string) {
+// queueLocked tags one event and queues it for drain, returning it. s.mu must be held.
+func (s *Source) queueLocked(f map[string]any, p string) *event.Event {
 	if s.cfg.IsRemovable != nil && s.cfg.IsRemovable(p) {
 		f["Removable"] = true
 	}
@@ -149,7 +186,9 @@ func (s *Source) queueLocked(f map[string]any, p string) {
 		f["CloudSync"] = c
 	}
 	s.stats.Events++
-	s.outbox = append(s.outbox, event.New(event.FileEvent, f))
+	ev := event.New(event.FileEvent, f)
+	s.outbox = append(s.outbox, ev)
+	return ev
 }
 
 // drain emits the queued events without holding s.mu, so emit may call back into the Source.

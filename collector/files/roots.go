@@ -65,8 +65,9 @@ func (s *Source) Roots() []string {
 	return out
 }
 
-// AddRoot starts watching dir recursively (a removable volume that was mounted). Files already
-// there are not reported. Before Run it only records the root.
+// AddRoot starts watching dir recursively (a removable volume that was mounted), replacing any
+// watches already at or below dir. Files already there are not reported. Before Run it only
+// records the root.
 func (s *Source) AddRoot(dir string) error {
 	dir = filepath.Clean(dir)
 	st, err := os.Stat(dir)
@@ -79,6 +80,11 @@ func (s *Source) AddRoot(dir string) error {
 	s.mu.Lock()
 	s.roots[dir] = true
 	running := s.w != nil
+	if running {
+		// A volume mounted on a folder already watched (a stick mounted inside a home folder)
+		// hides that folder: its old watches see nothing of the volume, so they go.
+		s.dropTreeLocked(dir)
+	}
 	s.mu.Unlock()
 	if running {
 		s.addTree(dir, false)
@@ -98,7 +104,7 @@ func (s *Source) RemoveRoot(dir string) {
 			if s.w != nil {
 				_ = s.w.Remove(p)
 			}
-			delete(s.watched, p)
+			s.unwatchLocked(p)
 		}
 	}
 	for p := range s.pending {

@@ -25,6 +25,8 @@ const (
 	DefaultDirLimit         = 5
 	DefaultGlobalLimit      = 50
 	DefaultModifiedInterval = 5 * time.Minute
+	DefaultArchiveWait      = 10 * time.Minute
+	DefaultHiddenWatchLimit = 512
 	DefaultMaxTracked       = 200000
 	renamePairWindow        = 500 * time.Millisecond
 	maxReported             = 10000
@@ -53,9 +55,16 @@ type Config struct {
 	// ModifiedInterval: a file already reported is reported as modified again at most once per
 	// interval (default 5 min). Archives are re-checked on every settled write.
 	ModifiedInterval time.Duration
+	// ArchiveWait is how long an archive whose headers are not complete yet is held back before
+	// it is reported as it is (default 10 min).
+	ArchiveWait time.Duration
 	// MaxWatches caps the number of directory watches; reaching it behaves like reaching the
 	// kernel's limit (0: only the kernel's limit applies).
 	MaxWatches int
+	// HiddenWatchLimit caps the directory watches inside each hidden folder directly under a
+	// root (~/.cache, ~/.config, ~/.local...), so a browser profile or a tool's cache cannot use
+	// up the watch budget (default 512).
+	HiddenWatchLimit int
 	// MaxTracked caps the distinct file names held for open aggregation windows (default
 	// 200,000); past it, files are still counted, with the size seen when classified.
 	MaxTracked int
@@ -87,15 +96,17 @@ type Source struct {
 	matcher *Matcher
 	abs     *Matcher // anchored patterns, matched on full paths
 
-	mu        sync.Mutex
-	roots     map[string]bool
-	watched   map[string]struct{}
-	w         *fsnotify.Watcher
-	pending   map[string]*pendingFile
-	agg       *aggregator
-	reported  map[string]reportedFile
-	lastPrune time.Time
-	rename    struct {
+	mu           sync.Mutex
+	roots        map[string]bool
+	watched      map[string]string // watched directories -> their hidden-folder bucket ("" for none)
+	hidden       map[string]int    // watches per hidden folder directly under a root
+	hiddenWarned map[string]bool
+	w            *fsnotify.Watcher
+	pending      map[string]*pendingFile
+	agg          *aggregator
+	reported     map[string]reportedFile
+	lastPrune    time.Time
+	rename       struct {
 		path string
 		at   time.Time
 	}
@@ -109,13 +120,14 @@ type pendingFile struct {
 	action string // created, modified, renamed
 	from   string // renamed: the old name
 	last   time.Time
+	held   time.Time // when an archive with incomplete headers was first held back ("" if never)
 }
 
 type reportedFile struct {
 	at      time.Time
 	size    int64
 	mtime   time.Time
-	archive ArchiveInfo
+	content fileContent
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -147,6 +159,12 @@ func New(cfg Config) *Source {
 	if cfg.ModifiedInterval <= 0 {
 		cfg.ModifiedInterval = DefaultModifiedInterval
 	}
+	if cfg.HiddenWatchLimit <= 0 {
+		cfg.HiddenWatchLimit = DefaultHiddenWatchLimit
+	}
+	if cfg.ArchiveWait <= 0 {
+		cfg.ArchiveWait = DefaultArchiveWait
+	}
 	if cfg.MaxTracked <= 0 {
 		cfg.MaxTracked = DefaultMaxTracked
 	}
@@ -156,7 +174,7 @@ func New(cfg Config) *Source {
 	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
 		cfg: cfg, log: cfg.Logger, given: given,
-		roots: map[string]bool{}, watched: map[string]struct{}{}, pending: map[string]*pendingFile{},
+		roots: map[string]bool{}, watched: map[string]string{}, hidden: map[string]int{}, hiddenWarned: map[string]bool{}, pending: map[string]*pendingFile{},
 		reported: map[string]reportedFile{}, kick: make(chan struct{}, 1),
 		agg: newAggregator(cfg.Window, cfg.DirLimit, cfg.GlobalLimit, cfg.MaxTracked),
 	}
@@ -245,7 +263,8 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		s.flush(time.Now(), emit, true)
 		s.mu.Lock()
 		s.w = nil
-		s.watched = map[string]struct{}{}
+		s.watched = map[string]string{}
+		s.hidden = map[string]int{}
 		s.mu.Unlock()
 	}()
 	for {

@@ -221,6 +221,40 @@ func TestBurstAggregated(t *testing.T) {
 	}
 }
 
+// An aggregate's event carries the time of its window's last file, not the time the window
+// closed (10 s later by default): an archive made from the files right after the copy is then
+// ordered after the burst, as the staging rules (gathered, then archived) need.
+func TestAggregateTimeIsLastActivity(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src, 2, 40)
+	root := t.TempDir()
+	_, rec, stop := start(t, Config{Roots: []string{root}, Excludes: []string{}, Window: 3 * time.Second, Settle: 300 * time.Millisecond})
+	if b, err := exec.Command("cp", "-r", src, filepath.Join(root, "loot")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	waitFor(t, "the aggregates", 60*time.Second, func() bool { return countFiles(rec.all()) >= 80 })
+	stop()
+	n := 0
+	for _, e := range rec.all() {
+		if e.Fields["Action"] != "aggregate" {
+			continue
+		}
+		n++
+		ws, err1 := time.Parse(time.RFC3339Nano, e.Fields["WindowStart"].(string))
+		we, err2 := time.Parse(time.RFC3339Nano, e.Fields["WindowEnd"].(string))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("window fields %v", e.Fields)
+		}
+		if e.Time.Before(ws) || !e.Time.Before(we) {
+			t.Errorf("aggregate of %s at %s, want within its window [%s, %s): the time its files were added", e.Fields["TargetFilename"],
+				e.Time.Format(time.StampMilli), ws.Format(time.StampMilli), we.Format(time.StampMilli))
+		}
+	}
+	if n == 0 {
+		t.Fatal("no aggregate")
+	}
+}
+
 // countFiles sums FileCount over aggregates plus individually reported created files in
 // directories that have no aggregate covering them.
 func countFiles(evs []*event.Event) int {
@@ -344,6 +378,8 @@ func TestWatchCapDegrades(t *testing.T) {
 	var logs bytes.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
 	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, MaxWatches: 4, Logger: logger})
+	// start returns at the first watch; the walk of the tree may still be going on.
+	waitFor(t, "the walk to reach the cap", 5*time.Second, func() bool { return s.Stats().WatchLimitReached })
 	st := s.Stats()
 	if st.Watches != 4 || !st.WatchLimitReached || st.UnwatchedDirs == 0 {
 		t.Fatalf("stats %+v", st)
@@ -371,7 +407,7 @@ func TestAddRemoveRootWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	removable := func(p string) bool { return within(p, usb) }
-	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, IsRemovable: removable})
+	s, rec, _ := start(t, Config{Roots: []string{root}, Excludes: []string{}, IsRemovable: removable, ArchiveWait: 10 * time.Millisecond})
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ { // concurrent callers
 		wg.Add(1)

@@ -39,7 +39,7 @@ func (s *Source) dropTreeLocked(dir string) {
 			if s.w != nil {
 				_ = s.w.Remove(p)
 			}
-			delete(s.watched, p)
+			s.unwatchLocked(p)
 		}
 	}
 }
@@ -79,6 +79,15 @@ func (s *Source) addTree(dir string, report bool) {
 			return nil
 		}
 		if err := s.watchLocked(p); err != nil {
+			if errors.Is(err, errHiddenCap) {
+				s.stats.UnwatchedDirs++
+				if !s.hiddenWarned[s.hiddenBucketLocked(p)] {
+					s.hiddenWarned[s.hiddenBucketLocked(p)] = true
+					s.log.Info("hidden folder's share of watches used: deeper folders there are not watched",
+						"folder", s.hiddenBucketLocked(p), "limit", s.cfg.HiddenWatchLimit)
+				}
+				return filepath.SkipDir
+			}
 			if isWatchLimit(err) {
 				s.stats.UnwatchedDirs++
 				s.stats.WatchLimitReached = true
@@ -107,11 +116,44 @@ func (s *Source) watchLocked(p string) error {
 	if s.cfg.MaxWatches > 0 && len(s.watched) >= s.cfg.MaxWatches {
 		return errWatchCap
 	}
+	bucket := s.hiddenBucketLocked(p)
+	if bucket != "" && s.hidden[bucket] >= s.cfg.HiddenWatchLimit {
+		return errHiddenCap
+	}
 	if err := s.w.Add(p); err != nil {
 		return err
 	}
-	s.watched[p] = struct{}{}
+	s.watched[p] = bucket
+	if bucket != "" {
+		s.hidden[bucket]++
+	}
 	return nil
+}
+
+// errHiddenCap: a hidden folder under a root has used its share of watches.
+var errHiddenCap = errors.New("hidden folder's watch share used")
+
+// unwatchLocked forgets the watch of directory p (the caller removed it from the watcher).
+func (s *Source) unwatchLocked(p string) {
+	if b := s.watched[p]; b != "" {
+		s.hidden[b]--
+	}
+	delete(s.watched, p)
+}
+
+// hiddenBucketLocked returns the hidden folder directly under p's root that holds p (p itself
+// included), or "" when p is not inside one. s.mu must be held.
+func (s *Source) hiddenBucketLocked(p string) string {
+	root := s.rootOf(p)
+	if root == "" || p == root {
+		return ""
+	}
+	rel := strings.TrimPrefix(p[len(root):], string(filepath.Separator))
+	first, _, _ := strings.Cut(rel, string(filepath.Separator))
+	if !strings.HasPrefix(first, ".") {
+		return ""
+	}
+	return filepath.Join(root, first)
 }
 
 // isWatchLimit reports whether err means no more watches can be added: inotify's

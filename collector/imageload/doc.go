@@ -8,6 +8,7 @@
 // mapped the libraries by then) and reports each library once per executable: a binary already
 // seen (same device, inode, size and modification time) costs a stat and a map lookup. A process
 // run through the dynamic loader (ld-linux) or from a memfd is always read, since its executable
-// says nothing of what it runs. Windows (loaded modules, the Authenticode signer) and macOS are
-// not covered yet: the source reports nothing there.
+// says nothing of what it runs. On Windows it lists each new process's modules
+// (EnumProcessModulesEx) once per executable, with each module's Authenticode signer
+// (Signature). macOS is not covered: the source reports nothing there.
 package imageload

@@ -2,12 +2,16 @@ package imageload
 
 import (
 	"context"
+	"hash/fnv"
+	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/collector"
+	"github.com/vigilhq/vigil/collector/exeinfo"
 	"github.com/vigilhq/vigil/collector/process"
 	"github.com/vigilhq/vigil/internal/event"
 )
@@ -43,6 +47,7 @@ type Source struct {
 	cfg    Config
 	log    hclog.Logger
 	hasher *process.Hasher
+	ids    *exeinfo.Cache // Windows: each module's signer, read once per file version
 
 	mu      sync.Mutex
 	done    map[uint64]struct{} // executables whose libraries were reported (by identity hash)
@@ -84,7 +89,7 @@ func New(cfg Config) *Source {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Source{
-		cfg: cfg, log: cfg.Logger, hasher: process.NewHasher(cfg.HashMaxBytes, 0),
+		cfg: cfg, log: cfg.Logger, hasher: process.NewHasher(cfg.HashMaxBytes, 0), ids: exeinfo.NewCache(0),
 		done: map[uint64]struct{}{}, kick: make(chan struct{}, 1),
 	}
 }
@@ -175,4 +180,67 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 			}
 		}
 	}
+}
+
+// firstTime tells whether the libraries of the executable image (st describes it) are to be
+// read: true the first time a version of it is seen, or always when always is set (a loader
+// or memfd, whose executable says nothing of what it runs) or its identity is unknown. key is
+// passed to read.
+func (s *Source) firstTime(st os.FileInfo, image string, always bool) (key uint64, first bool) {
+	id, ok := exeinfo.Identify(st)
+	if always || !ok {
+		return 0, true
+	}
+	key = identityKey(id, image)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.done[key]; seen {
+		s.stats.CacheHits++
+		return key, false
+	}
+	return key, true
+}
+
+// read records that an executable's libraries were read (key 0: not remembered) and how many
+// events they give.
+func (s *Source) read(key uint64, events int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.MapsRead++
+	s.stats.Events += events
+	if key != 0 {
+		if len(s.done) >= s.cfg.CacheEntries {
+			clear(s.done)
+		}
+		s.done[key] = struct{}{}
+	}
+}
+
+// event builds one image_load event; signer is the module's Authenticode signer, if any.
+func (s *Source) event(pid int, image, lib, signer string) *event.Event {
+	f := map[string]any{"Image": image, "ImageLoaded": lib, "ProcessId": pid}
+	if !s.cfg.NoHashes {
+		if sum, err := s.hasher.Hash(lib); err == nil {
+			f["Hashes"] = sum
+		}
+	}
+	if signer != "" {
+		f["Signature"] = signer
+	}
+	return event.New(event.ImageLoad, f)
+}
+
+// identityKey folds an executable's identity and path into one map key: a hard link or a copy
+// elsewhere is a new name for the rules to see, so the path is part of it.
+func identityKey(id exeinfo.FileID, image string) uint64 {
+	h := fnv.New64a()
+	for _, v := range id {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(v >> (8 * i))
+		}
+		_, _ = h.Write(b[:])
+	}
+	_, _ = io.WriteString(h, image)
+	return h.Sum64()
 }

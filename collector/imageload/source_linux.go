@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"strings"
 
 	"github.com/vigilhq/vigil/collector"
-	"github.com/vigilhq/vigil/collector/exeinfo"
-	"github.com/vigilhq/vigil/internal/event"
 )
 
 // maxMapsBytes bounds the read of one maps file (a browser's is about 200 KiB).
@@ -54,19 +51,9 @@ func (s *Source) report(pid int, emit collector.Emit) {
 	if err != nil {
 		return
 	}
-	id, ok := exeinfo.Identify(st)
-	always := !ok || isLoader(image) || strings.HasPrefix(image, "/memfd:")
-	key := identityKey(id, image)
-	if !always {
-		s.mu.Lock()
-		_, seen := s.done[key]
-		if seen {
-			s.stats.CacheHits++
-		}
-		s.mu.Unlock()
-		if seen {
-			return
-		}
+	key, first := s.firstTime(st, image, isLoader(image) || strings.HasPrefix(image, "/memfd:"))
+	if !first {
+		return
 	}
 	data, err := readCapped(filepath.Join(dir, "maps"), maxMapsBytes)
 	if err != nil {
@@ -76,40 +63,10 @@ func (s *Source) report(pid int, emit collector.Emit) {
 		return
 	}
 	libs := loaded(parseMaps(data), image)
-	s.mu.Lock()
-	s.stats.MapsRead++
-	if !always {
-		if len(s.done) >= s.cfg.CacheEntries {
-			clear(s.done)
-		}
-		s.done[key] = struct{}{}
-	}
-	s.stats.Events += len(libs)
-	s.mu.Unlock()
+	s.read(key, len(libs))
 	for _, lib := range libs {
-		f := map[string]any{"Image": image, "ImageLoaded": lib, "ProcessId": pid}
-		if !s.cfg.NoHashes {
-			if sum, err := s.hasher.Hash(lib); err == nil {
-				f["Hashes"] = sum
-			}
-		}
-		emit(event.New(event.ImageLoad, f))
+		emit(s.event(pid, image, lib, ""))
 	}
-}
-
-// identityKey folds an executable's identity and path into one map key: a hard link or a copy
-// elsewhere is a new name for the rules to see, so the path is part of it.
-func identityKey(id exeinfo.FileID, image string) uint64 {
-	h := fnv.New64a()
-	for _, v := range id {
-		var b [8]byte
-		for i := range b {
-			b[i] = byte(v >> (8 * i))
-		}
-		_, _ = h.Write(b[:])
-	}
-	_, _ = io.WriteString(h, image)
-	return h.Sum64()
 }
 
 func readCapped(path string, limit int64) ([]byte, error) {

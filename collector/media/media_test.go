@@ -61,6 +61,8 @@ func TestParseMountinfo(t *testing.T) {
 //	loop0 vfat image                     /media/alice/IMG        -> media-path
 //	loop1 ext4 image                     /media/alice/EXT        -> not removable
 //	tmpfs                                /media/tmp              -> not removable
+//	sda1  EFI system partition (vfat)    /boot/efi               -> not removable
+//	loop2 exfat image                    /home/alice/usb         -> fs-type
 type fixture struct{ sys, dev, proc string }
 
 func newFixture(t testing.TB) fixture {
@@ -133,6 +135,8 @@ var baseMounts = []string{
 	"105 22 7:0 / /media/alice/IMG rw shared:65 - vfat /dev/loop0 rw",
 	"106 22 7:1 / /media/alice/EXT rw shared:66 - ext4 /dev/loop1 rw",
 	"107 22 0:60 / /media/tmp rw - tmpfs tmpfs rw",
+	"108 22 8:1 / /boot/efi rw - vfat /dev/sda1 rw",
+	"109 22 7:2 / /home/alice/usb rw - exfat /dev/loop2 rw",
 }
 
 func (f fixture) writeMountinfo(t testing.TB, lines []string) {
@@ -172,6 +176,7 @@ func TestLinuxClassification(t *testing.T) {
 		"/media/alice/SD":       {"Action": "present", "MountPoint": "/media/alice/SD", "Device": "/dev/mmcblk0p1", "FsType": "vfat", "Reason": "sd-card"},
 		"/media/alice/secret":   {"Action": "present", "MountPoint": "/media/alice/secret", "Device": "/dev/mapper/luks-1", "FsType": "ext4", "Reason": "usb"},
 		"/media/alice/IMG":      {"Action": "present", "MountPoint": "/media/alice/IMG", "Device": "/dev/loop0", "FsType": "vfat", "Reason": "media-path"},
+		"/home/alice/usb":       {"Action": "present", "MountPoint": "/home/alice/usb", "Device": "/dev/loop2", "FsType": "exfat", "Reason": "fs-type"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		for k := range got {
@@ -202,7 +207,7 @@ func TestIsRemovableAndMounts(t *testing.T) {
 	if _, ok := s.IsRemovable("/media/alice/CDROM"); !ok {
 		t.Error("mount point itself not removable")
 	}
-	if n := len(s.Mounts()); n != 6 {
+	if n := len(s.Mounts()); n != 7 {
 		t.Errorf("Mounts: %d", n)
 	}
 }

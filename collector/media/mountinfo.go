@@ -115,8 +115,9 @@ func isOctal(s string) bool {
 	return s[0] <= '3'
 }
 
-// removableFS are file systems that removable volumes carry; a mount of one under a media root
-// counts as removable.
+// removableFS are file systems that removable volumes carry; a mount of one counts as removable
+// when sysfs does not say otherwise: "media-path" under a media root, "fs-type" elsewhere (but
+// not the boot and EFI system partitions).
 var removableFS = map[string]bool{
 	"vfat": true, "msdos": true, "exfat": true, "ntfs": true, "ntfs3": true, "fuseblk": true,
 	"udf": true, "iso9660": true, "hfsplus": true, "hfs": true, "apfs": true,
@@ -195,9 +196,20 @@ func (c *linuxClassifier) reason(e MountEntry) string {
 				return "media-path"
 			}
 		}
+		// Wherever else it is mounted (~/usb, /mnt/x, /srv/stick), a removable-type file system
+		// counts too, except the boot and EFI system partitions.
+		for _, sys := range systemFSPlaces {
+			if within(e.MountPoint, sys, false) {
+				return ""
+			}
+		}
+		return "fs-type"
 	}
 	return ""
 }
+
+// systemFSPlaces hold vfat and other removable-type file systems that are part of the system.
+var systemFSPlaces = []string{"/boot", "/efi", "/boot/efi"}
 
 // blockDir finds the sysfs folder of the mount's block device (resolved), or "".
 func (c *linuxClassifier) blockDir(e MountEntry) string {

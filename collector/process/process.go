@@ -54,12 +54,12 @@ const (
 // Source is the process collector. It implements collector.Source; Run and Snapshot call emit
 // from one goroutine at a time.
 type Source struct {
-	cfg    Config
-	log    hclog.Logger
-	hasher *Hasher
-	goinfo *exeinfo.Cache
-	users  *userCache
-	mode   atomic.Value // Mode
+	cfg     Config
+	log     hclog.Logger
+	hasher  *Hasher
+	exeinfo *exeinfo.Cache
+	users   *userCache
+	mode    atomic.Value // Mode
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -77,11 +77,11 @@ func New(cfg Config) *Source {
 	}
 	cfg.Logger = collector.Logger(cfg.Logger)
 	s := &Source{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		hasher: pacedHasher(cfg),
-		goinfo: exeinfo.NewCache(cfg.HashCacheEntries),
-		users:  newUserCache(userLookup(cfg)),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		hasher:  pacedHasher(cfg),
+		exeinfo: exeinfo.NewCache(cfg.HashCacheEntries),
+		users:   newUserCache(userLookup(cfg)),
 	}
 	s.mode.Store(ModeNone)
 	return s
@@ -148,21 +148,22 @@ func (p *procInfo) fields(parent *parentRef, snapshot bool) map[string]any {
 	return f
 }
 
-// goIdentity adds the Go build identity (GoPackage, GoModule, GoModuleVersion) of a Go
-// executable, read through openPath (for a live Linux process its exe link, which reaches a
-// deleted or memfd executable too) once per file version.
-func (s *Source) goIdentity(info *procInfo, openPath string) {
+// identity adds what the executable says about itself, read through openPath (for a live Linux
+// process its exe link, which reaches a deleted or memfd executable too) once per file version:
+// the Go build identity (GoPackage, GoModule, GoModuleVersion) and a PE file's Authenticode
+// signer (Signature).
+func (s *Source) identity(info *procInfo, openPath string) {
 	if openPath == "" {
 		return
 	}
-	gi, ok := s.goinfo.GoPath(openPath)
-	if !ok {
+	id := s.exeinfo.Path(openPath)
+	if id == (exeinfo.Info{}) {
 		return
 	}
 	if info.Extra == nil {
 		info.Extra = map[string]any{}
 	}
-	gi.Fields(info.Extra)
+	id.Fields(info.Extra)
 }
 
 func setStr(f map[string]any, k, v string) {

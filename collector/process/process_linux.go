@@ -53,7 +53,7 @@ func (s *Source) hashExe(info *procInfo, exePath string) {
 	if exePath == "" || info.Image == "" {
 		return
 	}
-	s.goIdentity(info, exePath)
+	s.identity(info, exePath)
 	sum, err := s.hasher.hashVia(info.Image, exePath)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -250,7 +250,7 @@ func (s *Source) readConnector(c *connector, seq uint32, recs chan<- record, ack
 					info = &procInfo{PID: ev.Tgid}
 				}
 				if exePath != "" && info.Image != "" {
-					s.goIdentity(info, exePath)
+					s.identity(info, exePath)
 					sum, key, f, herr := s.hasher.prepare(info.Image, exePath)
 					info.Hashes, r.hashKey, r.hashFile = sum, key, f
 					if herr != nil && !errors.Is(herr, os.ErrNotExist) {

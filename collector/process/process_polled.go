@@ -45,7 +45,7 @@ func (s *Source) hashInfo(info *procInfo) {
 	if info.Image == "" || info.Hashes != "" {
 		return
 	}
-	s.goIdentity(info, info.Image)
+	s.identity(info, info.Image)
 	sum, err := s.hasher.Hash(info.Image)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {

@@ -2,6 +2,7 @@ package rdprobe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -136,4 +137,19 @@ func TestProbeRateLimited(t *testing.T) {
 	if _, err := p.Probe(ctx, addr); err == nil {
 		t.Error("a second probe within the same second was not held back by the limiter")
 	}
+}
+
+// FuzzReplies feeds hostile listener replies to the parsers the probe uses.
+func FuzzReplies(f *testing.F) {
+	f.Add([]byte("RFB 003.008\n"))
+	f.Add([]byte{3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0})
+	f.Add([]byte{0x82, 12, 'R', 'F', 'B', ' ', '0', '0', '3', '.', '0', '0', '8', '\n'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = isRFBGreeting(b)
+		_ = isX224Confirm(b)
+		p, _, ok := readFrame(bufio.NewReader(bytes.NewReader(b)), 64)
+		if ok && len(p) > 64 {
+			t.Fatalf("frame of %d bytes over the bound", len(p))
+		}
+	})
 }

@@ -23,6 +23,9 @@ import (
 //
 //	go test ./collector/suite -run '^$' -bench AgentCollectors -benchtime 1x
 //
+// It runs twice: without and with the identity aids (image loads, DNS answer capture, the
+// listener probe).
+//
 // VIGIL_BENCH_SECONDS sets the watch time (default 60). Setup (spawning, writing the tree) is
 // not measured; only the watch window is.
 func BenchmarkAgentCollectors(b *testing.B) {
@@ -36,29 +39,48 @@ func BenchmarkAgentCollectors(b *testing.B) {
 	writeTree(b, tree, 500, 100) // 50,000 files in 500 folders
 	procs := spawnSleepers(b, 300-countProcs())
 
-	for i := 0; i < b.N; i++ {
-		s, err := New(Options{FileRoots: []string{tree}})
-		if err != nil {
-			b.Fatal(err)
+	// aids=off leaves out what issue 11 added (image loads, DNS answer capture, the listener
+	// probe); aids=on is the default the agent runs.
+	var noAids []string
+	for _, n := range Names {
+		if n != "imageload" {
+			noAids = append(noAids, n)
 		}
-		var events atomic.Int64
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
-		stopChurn := churn(ctx, tree)
-		before := rusage(b)
-		rssBase := readStatusKB("VmRSS")
-		start := time.Now()
-		_ = s.Run(ctx, func(*collector.Event) { events.Add(1) })
-		wall := time.Since(start)
-		after := rusage(b)
-		cancel()
-		stopChurn()
-		cpu := (after - before).Seconds()
-		b.ReportMetric(cpu/wall.Minutes(), "cpu-s/min")
-		b.ReportMetric(float64(readStatusKB("VmRSS"))/1024, "rss-MB")
-		b.ReportMetric(float64(readStatusKB("VmHWM"))/1024, "peak-rss-MB")
-		b.ReportMetric(float64(readStatusKB("VmRSS")-rssBase)/1024, "rss-growth-MB")
-		b.ReportMetric(float64(countProcs()), "processes")
-		b.ReportMetric(float64(events.Load()), "events")
+	}
+	variants := []struct {
+		name string
+		opts Options
+	}{
+		{"aids=off", Options{FileRoots: []string{tree}, Only: noAids, NoDNSNames: true, NoListenerProbe: true}},
+		{"aids=on", Options{FileRoots: []string{tree}}},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				s, err := New(v.opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var events atomic.Int64
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
+				stopChurn := churn(ctx, tree)
+				before := rusage(b)
+				rssBase := readStatusKB("VmRSS")
+				start := time.Now()
+				_ = s.Run(ctx, func(*collector.Event) { events.Add(1) })
+				wall := time.Since(start)
+				after := rusage(b)
+				cancel()
+				stopChurn()
+				cpu := (after - before).Seconds()
+				b.ReportMetric(cpu/wall.Minutes(), "cpu-s/min")
+				b.ReportMetric(float64(readStatusKB("VmRSS"))/1024, "rss-MB")
+				b.ReportMetric(float64(readStatusKB("VmHWM"))/1024, "peak-rss-MB")
+				b.ReportMetric(float64(readStatusKB("VmRSS")-rssBase)/1024, "rss-growth-MB")
+				b.ReportMetric(float64(countProcs()), "processes")
+				b.ReportMetric(float64(events.Load()), "events")
+			}
+		})
 	}
 	b.StopTimer()
 	for _, p := range procs {

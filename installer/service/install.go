@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // Paths are where an installation keeps its pieces.
@@ -29,6 +30,9 @@ type Plan struct {
 	Config   string
 	Comment  string
 	Settings []Setting
+	// Files are more files to write (path -> content, root-only like the configuration),
+	// removed by a purge: the agent's copy of the release root.
+	Files map[string][]byte
 	// Start starts the service once installed, and waits until it runs.
 	Start bool
 }
@@ -42,6 +46,39 @@ type manifest struct {
 	Config  string   `json:"config"`
 	Data    []string `json:"data"`
 	LogFile string   `json:"log_file,omitempty"`
+	Files   []string `json:"files,omitempty"`
+	// Dirs are the folders install created (deepest first), removed when a purge leaves them
+	// empty.
+	Dirs []string `json:"dirs,omitempty"`
+}
+
+// missingDirs lists the folders that creating each path's folder would create, deepest first.
+func missingDirs(paths ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		for d := filepath.Dir(p); !seen[d] && !exists(d); d = filepath.Dir(d) {
+			seen[d] = true
+			out = append(out, d)
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// removeEmptyDirs removes each folder that is empty, deepest first.
+func removeEmptyDirs(dirs []string) {
+	for _, d := range dirs {
+		if entries, err := os.ReadDir(d); err == nil && len(entries) == 0 {
+			_ = os.Remove(d)
+		}
+	}
 }
 
 // ManifestPath is where the record of the installation named name, configured at config, is.
@@ -67,6 +104,7 @@ func Install(ctx context.Context, p Plan) (*Manager, error) {
 			return nil, err
 		}
 	}
+	created := missingDirs(append([]string{p.Spec.Binary, p.Config, p.Spec.LogFile}, p.Spec.Writable...)...)
 	copied, err := placeBinary(p.Source, p.Spec.Binary)
 	if err != nil {
 		return nil, err
@@ -82,9 +120,25 @@ func Install(ctx context.Context, p Plan) (*Manager, error) {
 			return nil, err
 		}
 	}
+	var files []string
+	for path, data := range p.Files {
+		if err := WriteSecret(path, data); err != nil {
+			return nil, err
+		}
+		files = append(files, path)
+	}
+	if old, err := readManifest(ManifestPath(p.Config, p.Spec.Name)); err == nil {
+		created = append(created, old.Dirs...)
+		for _, f := range old.Files {
+			if _, again := p.Files[f]; !again {
+				files = append(files, f) // written by an earlier install: still ours to purge
+			}
+		}
+	}
+	sort.Strings(files)
 	man, err := json.MarshalIndent(manifest{
 		Service: p.Spec.Name, Binary: p.Spec.Binary, Copied: copied, Config: p.Config,
-		Data: p.Spec.Writable, LogFile: p.Spec.LogFile,
+		Data: p.Spec.Writable, LogFile: p.Spec.LogFile, Files: files, Dirs: created,
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -127,6 +181,7 @@ func Uninstall(ctx context.Context, spec Spec, config string, purge bool) error 
 		if err := removeFile(man.Binary); err != nil {
 			return err
 		}
+		removeEmptyDirs(man.Dirs)
 	}
 	if !purge {
 		return nil
@@ -136,16 +191,18 @@ func Uninstall(ctx context.Context, spec Spec, config string, purge bool) error 
 			return fmt.Errorf("purge: %w", err)
 		}
 	}
-	for _, f := range []string{config, spec.LogFile, ManifestPath(config, spec.Name)} {
+	var extra []string
+	if man != nil {
+		extra = man.Files
+	}
+	for _, f := range append([]string{config, spec.LogFile, ManifestPath(config, spec.Name)}, extra...) {
 		if err := removeFile(f); err != nil {
 			return err
 		}
 	}
-	// The configuration directory goes too when nothing else is in it.
-	if entries, err := os.ReadDir(filepath.Dir(config)); err == nil && len(entries) == 0 {
-		if err := os.Remove(filepath.Dir(config)); err != nil {
-			return fmt.Errorf("purge: %w", err)
-		}
+	// The folders install created go too when nothing else is in them.
+	if man != nil {
+		removeEmptyDirs(man.Dirs)
 	}
 	return nil
 }

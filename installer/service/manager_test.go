@@ -110,7 +110,7 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Fatalf("status after uninstall: %v", st)
 	}
 	left := leftovers(name)
-	for _, p := range []string{spec.Binary, config, spec.Writable[0], spec.LogFile, filepath.Dir(config)} {
+	for _, p := range []string{spec.Binary, config, spec.Writable[0], spec.LogFile, filepath.Dir(config), filepath.Dir(spec.Binary), filepath.Dir(spec.LogFile)} {
 		if exists(p) {
 			left = append(left, p)
 		}

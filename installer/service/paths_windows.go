@@ -21,7 +21,7 @@ var (
 		Binary:  filepath.Join(programFiles, "vigil.exe"),
 		Config:  filepath.Join(programData, "agent.yml"),
 		Data:    filepath.Join(programData, "state"),
-		LogFile: filepath.Join(programData, "agent.log"),
+		LogFile: filepath.Join(programData, "state", "agent.log"),
 	}
 	ServerPaths = Paths{
 		Binary:  filepath.Join(programFiles, "vigil.exe"),

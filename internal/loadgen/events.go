@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/event"
@@ -20,6 +21,18 @@ var images = []struct{ image, cmd, parent string }{
 }
 
 var files = []string{"/home/dev/src/app/main.go", "/home/dev/src/app/README.md", "/home/dev/.cache/go-build/ab/cdef", "/tmp/pytest-of-dev/pytest-3/test0/out.json"}
+
+// SampleBatch returns a batch of n realistic events (and a finding per findingEvery events;
+// 0: none), for benchmarks.
+func SampleBatch(n, findingEvery int, seed uint64) wire.Batch {
+	a := &agent{cfg: &Config{FindingEvery: findingEvery}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	if findingEvery == 0 {
+		a.cfg.FindingEvery = -1
+	}
+	var b wire.Batch
+	a.gather(&b, n)
+	return b
+}
 
 // gather adds n realistic events to the batch, and a finding per FindingEvery events.
 func (a *agent) gather(b *wire.Batch, n int) {

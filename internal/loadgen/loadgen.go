@@ -79,6 +79,9 @@ type Result struct {
 	BatchP50   time.Duration
 	BatchP99   time.Duration
 	Elapsed    time.Duration
+	// Steady is true when every agent's enrollment ended before the run did: the latencies
+	// are then those measured after the enrollment burst; otherwise they include it.
+	Steady bool
 	// LastError describes the last failed request ("" when none failed).
 	LastError string
 	// EventIDs holds every acknowledged event id when the run was asked to keep them.
@@ -104,8 +107,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 type stats struct {
 	mu       sync.Mutex
-	checkins []time.Duration
-	batches  []time.Duration
+	checkins []time.Duration // once steady
+	batches  []time.Duration // once steady
+	// During the enrollment burst, kept apart; used only when the run never got steady.
+	earlyCheckins, earlyBatches []time.Duration
 
 	nBatches, nEvents, nFindings, accepted, dups, errors, nCheckins atomic.Int64
 	lastErr                                                         atomic.Value // string
@@ -114,13 +119,27 @@ type stats struct {
 	steady atomic.Bool
 }
 
-func (s *stats) record(list *[]time.Duration, d time.Duration) {
-	if !s.steady.Load() {
-		return
-	}
+func (s *stats) record(checkin bool, d time.Duration) {
 	s.mu.Lock()
-	*list = append(*list, d)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	switch steady := s.steady.Load(); {
+	case checkin && steady:
+		s.checkins = append(s.checkins, d)
+	case checkin:
+		s.earlyCheckins = append(s.earlyCheckins, d)
+	case steady:
+		s.batches = append(s.batches, d)
+	default:
+		s.earlyBatches = append(s.earlyBatches, d)
+	}
+}
+
+// latencies returns the steady latencies, or the early ones when the run never got steady.
+func (s *stats) latencies() (checkins, batches []time.Duration) {
+	if len(s.checkins) == 0 && !s.steady.Load() {
+		return s.earlyCheckins, s.earlyBatches
+	}
+	return s.checkins, s.batches
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
@@ -239,7 +258,8 @@ func run(ctx context.Context, cfg Config, keepIDs bool) (Result, error) {
 				return
 			case <-t.C:
 				st.mu.Lock()
-				cp99, bp99 := percentile(st.checkins, 0.99), percentile(st.batches, 0.99)
+				cl, bl := st.latencies()
+				cp99, bp99 := percentile(cl, 0.99), percentile(bl, 0.99)
 				st.mu.Unlock()
 				line := fmt.Sprintf("%5.0fs agents=%d/%d checkins=%d batches=%d events=%d errors=%d checkin_p99_ms=%.1f batch_p99_ms=%.1f",
 					time.Since(start).Seconds(), enrolled.Load(), cfg.Agents, st.nCheckins.Load(), st.nBatches.Load(), st.nEvents.Load(),
@@ -262,8 +282,10 @@ func run(ctx context.Context, cfg Config, keepIDs bool) (Result, error) {
 		res.LastError = e
 	}
 	st.mu.Lock()
-	res.CheckinP50, res.CheckinP99 = percentile(st.checkins, 0.50), percentile(st.checkins, 0.99)
-	res.BatchP50, res.BatchP99 = percentile(st.batches, 0.50), percentile(st.batches, 0.99)
+	cl, bl := st.latencies()
+	res.CheckinP50, res.CheckinP99 = percentile(cl, 0.50), percentile(cl, 0.99)
+	res.BatchP50, res.BatchP99 = percentile(bl, 0.50), percentile(bl, 0.99)
+	res.Steady = st.steady.Load()
 	st.mu.Unlock()
 	if keepIDs {
 		for _, a := range agents {
@@ -321,7 +343,7 @@ func newClients(cfg Config) (func(i int) *http.Client, error) {
 			MaxIdleConns:        conns,
 			MaxIdleConnsPerHost: conns,
 			MaxConnsPerHost:     conns,
-			IdleConnTimeout:     5 * time.Minute,
+			IdleConnTimeout:     90 * time.Second, // below the server's idle timeout (2 min)
 			TLSHandshakeTimeout: 30 * time.Second,
 			DisableCompression:  true,
 		}
@@ -497,7 +519,7 @@ func (a *agent) checkin(ctx context.Context) {
 		return
 	}
 	a.st.nCheckins.Add(1)
-	a.st.record(&a.st.checkins, time.Since(start))
+	a.st.record(true, time.Since(start))
 }
 
 // send posts the batch; true once acknowledged.
@@ -510,7 +532,7 @@ func (a *agent) send(ctx context.Context, b *wire.Batch) bool {
 		}
 		return false
 	}
-	a.st.record(&a.st.batches, time.Since(start))
+	a.st.record(false, time.Since(start))
 	a.st.nBatches.Add(1)
 	a.st.nEvents.Add(int64(len(b.Events)))
 	a.st.nFindings.Add(int64(len(b.Findings)))

@@ -16,36 +16,78 @@ import (
 
 // packages names the Debian package of each tool.
 var packages = map[string]string{
-	"Xtigervnc":          "tigervnc-standalone-server",
-	"X0tigervnc":         "tigervnc-scraping-server",
-	"x11vnc":             "x11vnc",
-	"Xvfb":               "xvfb",
-	"xrdp":               "xrdp",
-	"websockify":         "websockify",
-	"socat":              "socat",
-	"sshd":               "openssh-server",
-	"ssh":                "openssh-client",
-	"ssh-keygen":         "openssh-client",
-	"freerdp-shadow-cli": "freerdp2-shadow-x11",
-	"tmate":              "tmate",
-	"dnsmasq":            "dnsmasq-base",
-	"7z":                 "p7zip-full",
-	"rclone":             "rclone",
+	"Xtigervnc":           "tigervnc-standalone-server",
+	"X0tigervnc":          "tigervnc-scraping-server",
+	"x11vnc":              "x11vnc",
+	"Xvfb":                "xvfb",
+	"xrdp":                "xrdp",
+	"websockify":          "websockify",
+	"socat":               "socat",
+	"sshd":                "openssh-server",
+	"ssh":                 "openssh-client",
+	"ssh-keygen":          "openssh-client",
+	"freerdp-shadow-cli":  "freerdp2-shadow-x11",
+	"tmate":               "tmate",
+	"dnsmasq":             "dnsmasq-base",
+	"7z":                  "p7zip-full",
+	"rclone":              "rclone",
+	"mkfs.vfat":           "dosfstools",
+	"mkntfs":              "ntfs-3g",
+	"ntfs-3g":             "ntfs-3g",
+	"x0vncserver":         "tigervnc-scraping-server",
+	"freerdp-shadow-cli3": "freerdp3-shadow-x11",
+	"ip":                  "iproute2",
+	"unshare":             "util-linux",
+	"losetup":             "mount",
+	"zip":                 "zip",
+	"git":                 "git",
+	"npm":                 "npm",
 }
 
 // Need returns the path of tool, skipping the test when it is not installed.
 func Need(t testing.TB, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
+	p, err := Lookup(tool)
 	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
-				return filepath.Join(dir, tool)
-			}
-		}
-		t.Skipf("%s not installed (Debian package %s; .ci/run installs it)", tool, packages[tool])
+		t.Skip(err)
 	}
 	return p
+}
+
+// Lookup returns the path of tool (searched in PATH, then /usr/sbin and /sbin), or an error
+// naming the Debian package that provides it.
+func Lookup(tool string) (string, error) {
+	p, err := exec.LookPath(tool)
+	if err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
+			return filepath.Join(dir, tool), nil
+		}
+	}
+	pkg := packages[tool]
+	if pkg == "" {
+		pkg = "unknown"
+	}
+	return "", fmt.Errorf("%s not installed (Debian package %s; .ci/run installs it)", tool, pkg)
+}
+
+// CopyExe copies an executable to dst (mode 0755, its folder made), the way an attacker makes a
+// renamed copy of a tool, and returns dst.
+func CopyExe(t testing.TB, src, dst string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 // FreePort returns a TCP port free on loopback now.
@@ -61,36 +103,60 @@ func FreePort(t testing.TB) int {
 
 // Proc is a started process.
 type Proc struct {
-	Cmd *exec.Cmd
-	out *lockedBuffer
+	Cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
 }
 
 // Output returns what the process wrote so far (standard output and error).
 func (p *Proc) Output() string { return p.out.String() }
 
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Done is closed when the process has ended.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Stop sends SIGTERM to the process group and waits up to timeout for the process to end,
+// then kills the group. It reports whether the process ended on SIGTERM.
+func (p *Proc) Stop(timeout time.Duration) bool {
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(timeout):
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+		return false
+	}
+}
+
 // Start starts path with args in its own process group, stopped (the whole group) when the test
 // ends.
 func Start(t testing.TB, path string, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(path, args...)
+	return StartCmd(t, exec.Command(path, args...))
+}
+
+// StartCmd starts cmd (its environment and folder set by the caller) like Start.
+func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", path, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	p := &Proc{Cmd: cmd, out: out}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
+	p := &Proc{Cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
 	return p
 }
 
@@ -108,7 +174,7 @@ func WaitListen(t testing.TB, p *Proc, addr string) {
 			c.Close()
 			return
 		}
-		if p != nil && p.Cmd.ProcessState != nil {
+		if p != nil && p.Exited() {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

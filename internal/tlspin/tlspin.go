@@ -21,7 +21,7 @@ func Parse(pin string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("CA pin %q: want sha256:HEX", pin)
 	}
-	b, err := hex.DecodeString(hexPart)
+	b, err := hex.DecodeString(strings.ReplaceAll(hexPart, ":", "")) // openssl prints AB:CD:...
 	if err != nil || len(b) != sha256.Size {
 		return nil, fmt.Errorf("CA pin %q: want sha256: and 64 hex digits", pin)
 	}

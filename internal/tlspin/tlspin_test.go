@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -45,6 +46,11 @@ func TestPin(t *testing.T) {
 	}
 	if err := get(ca.Fingerprint(), "vigil.example.com"); err == nil {
 		t.Fatal("wrong host name accepted")
+	}
+	// openssl's form: upper case, colons between bytes.
+	colons := strings.ToUpper(strings.Join(regexp.MustCompile("..").FindAllString(strings.Repeat("ab", 32), -1), ":"))
+	if b, err := Parse("sha256:" + colons); err != nil || len(b) != 32 || b[0] != 0xab {
+		t.Errorf("colon form: %v", err)
 	}
 	for _, bad := range []string{"", "sha1:00", "sha256:zz", "sha256:" + strings.Repeat("a", 63)} {
 		if _, err := Parse(bad); err == nil {

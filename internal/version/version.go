@@ -39,5 +39,9 @@ func String() string {
 	if date == "" {
 		date = "unknown"
 	}
-	return fmt.Sprintf("vigil %s (commit %s, built %s, %s %s/%s)", Version, commit, date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	edition := ""
+	if Edition != "full" {
+		edition = ", " + Edition
+	}
+	return fmt.Sprintf("vigil %s (commit %s, built %s, %s %s/%s%s)", Version, commit, date, runtime.Version(), runtime.GOOS, runtime.GOARCH, edition)
 }

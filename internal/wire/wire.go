@@ -15,6 +15,9 @@ const (
 	PathBatch   = "/api/v1/agent/batch"
 	PathCheckin = "/api/v1/agent/checkin"
 	PathPolicy  = "/api/v1/agent/policy"
+	// PathUpdates serves the release repository (TUF metadata under metadata/, signed binaries
+	// under targets/) to agents: GET PathUpdates/metadata/..., PathUpdates/targets/....
+	PathUpdates = "/api/v1/agent/updates"
 )
 
 // Limits both sides honour. The agent sizes its batches under them; the server refuses what
@@ -71,6 +74,15 @@ type Directives struct {
 	CheckinIntervalSeconds int `json:"checkin_interval_s"`
 	// PolicyVersion is the current policy bundle's version (0: none published yet).
 	PolicyVersion int64 `json:"policy_version"`
+	// Upgrade offers this agent a version to move to (absent: none). The agent installs it only
+	// when the release key it was installed with has signed it (installer/upgrade).
+	Upgrade *UpgradeOffer `json:"upgrade,omitempty"`
+}
+
+// UpgradeOffer names the version an agent should move to. The binary and the signed metadata
+// that vouch for it come from PathUpdates on the same server.
+type UpgradeOffer struct {
+	Version string `json:"version"`
 }
 
 // CheckinInterval returns the interval as a duration, bounded to what the protocol allows
@@ -136,6 +148,7 @@ type Health struct {
 	CPUPercent     float64   `json:"cpu_percent"`          // over the last minute, of one core
 	RSSBytes       int64     `json:"rss_bytes"`
 	PolicyError    string    `json:"policy_error,omitempty"` // why the newest bundle was refused, if it was
+	Upgrade        string    `json:"upgrade,omitempty"`      // the last upgrade event: staged, refused (why), rolled back, upgraded
 	StartedAt      time.Time `json:"started_at,omitempty"`
 }
 

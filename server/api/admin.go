@@ -14,6 +14,7 @@ import (
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
+	"github.com/vigilhq/vigil/server/triage"
 )
 
 var pageParams = []Param{
@@ -174,6 +175,14 @@ func listParam(r *http.Request, name string, allowed []string) ([]string, *wire.
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// checkLabel validates the name a user gives a secret or a token.
+func checkLabel(name string) *wire.Error {
+	if strings.TrimSpace(name) == "" || len(name) > 128 {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: "want a name of 1 to 128 bytes", Field: "name"}
+	}
+	return nil
 }
 
 func (a *API) decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -414,7 +423,13 @@ func (a *API) setFindingStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := a.d.Store.SetFindingStatus(r.Context(), id, req.Status); err != nil {
+	if a.d.Triage != nil {
+		p, _ := PrincipalOf(r)
+		if _, err := a.d.Triage.Apply(r.Context(), p.Username, triage.Change{IDs: []string{id}, Status: req.Status}); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	} else if err := a.d.Store.SetFindingStatus(r.Context(), id, req.Status); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -467,8 +482,8 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	if !a.decodeAdmin(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Name) == "" || len(req.Name) > 128 {
-		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Message: "want a name of 1 to 128 bytes", Field: "name"})
+	if werr := checkLabel(req.Name); werr != nil {
+		writeError(w, werr)
 		return
 	}
 	p, _ := PrincipalOf(r)

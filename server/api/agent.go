@@ -28,7 +28,8 @@ func (a *API) agentRoutes() []Route {
 }
 
 func (a *API) directives(r *http.Request) wire.Directives {
-	return wire.Directives{CheckinIntervalSeconds: int(a.d.CheckinInterval.Seconds()), PolicyVersion: a.d.Policy.Version(r.Context())}
+	return wire.Directives{CheckinIntervalSeconds: int(a.d.CheckinInterval.Seconds()), PolicyVersion: a.d.Policy.Version(r.Context()),
+		Upgrade: a.upgradeOffer(r)}
 }
 
 const maxFact = 256

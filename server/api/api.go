@@ -20,6 +20,8 @@ import (
 	"github.com/vigilhq/vigil/server/ingest"
 	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
+	"github.com/vigilhq/vigil/server/triage"
+	"github.com/vigilhq/vigil/server/updates"
 )
 
 // Deps are what the API serves from.
@@ -28,7 +30,12 @@ type Deps struct {
 	Auth   *auth.Authenticator
 	Ingest *ingest.Service
 	Policy *policy.Service
-	Logger hclog.Logger
+	// Triage applies status changes (the workflow's rules); nil sets statuses directly.
+	Triage *triage.Service
+	// Workbench, with Triage, adds the triage routes (bulk triage, comments, suppressions) and
+	// the ECS export.
+	Workbench store.Workbench
+	Logger    hclog.Logger
 	// CheckinInterval is told to agents; hosts silent for 3 intervals are offline.
 	CheckinInterval time.Duration
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
@@ -38,6 +45,8 @@ type Deps struct {
 	AgentBurst int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Updates serves the release repository and the upgrade offer (nil: none configured).
+	Updates *updates.Service
 }
 
 // API is the HTTP interface.
@@ -78,6 +87,10 @@ func New(d Deps) *API {
 		logins:  newLimiter(rate.Every(6*time.Second), 10)}
 	a.routes = append(a.routes, a.agentRoutes()...)
 	a.routes = append(a.routes, a.adminRoutes()...)
+	if d.Triage != nil && d.Workbench != nil {
+		a.routes = append(a.routes, a.triageRoutes()...)
+	}
+	a.routes = append(a.routes, a.upgradeRoutes()...)
 	return a
 }
 

@@ -60,10 +60,10 @@ func (a *API) OpenAPI() map[string]any {
 			"default": map[string]any{"description": "An error", "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(wire.ErrorBody{}))}}},
 		}
-		item, _ := paths[rt.Pattern].(map[string]any)
+		item, _ := paths[DocPattern(rt.Pattern)].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[rt.Pattern] = item
+			paths[DocPattern(rt.Pattern)] = item
 		}
 		item[strings.ToLower(rt.Method)] = op
 	}
@@ -193,3 +193,7 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 		}
 	}
 }
+
+// DocPattern is a route pattern as OpenAPI writes it: ServeMux's rest-of-path wildcard
+// {name...} becomes the path parameter {name}.
+func DocPattern(p string) string { return strings.ReplaceAll(p, "...}", "}") }

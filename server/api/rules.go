@@ -124,13 +124,22 @@ func (a *API) changeRules(w http.ResponseWriter, r *http.Request, c store.RuleCh
 	writeJSON(w, status, out)
 }
 
-func (a *API) createRule(w http.ResponseWriter, r *http.Request) {
+// decodeRule reads a rule request and checks its name.
+func (a *API) decodeRule(w http.ResponseWriter, r *http.Request) (ruleRequest, bool) {
 	var req ruleRequest
 	if !a.decodeAdmin(w, r, &req) {
-		return
+		return req, false
 	}
 	if err := policy.CheckName(req.Name); err != nil {
 		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Message: err.Error(), Field: "name"})
+		return req, false
+	}
+	return req, true
+}
+
+func (a *API) createRule(w http.ResponseWriter, r *http.Request) {
+	req, ok := a.decodeRule(w, r)
+	if !ok {
 		return
 	}
 	// Creating never replaces: a taken name is a conflict.
@@ -149,12 +158,8 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) updateRule(w http.ResponseWriter, r *http.Request) {
-	var req ruleRequest
-	if !a.decodeAdmin(w, r, &req) {
-		return
-	}
-	if err := policy.CheckName(req.Name); err != nil {
-		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Message: err.Error(), Field: "name"})
+	req, ok := a.decodeRule(w, r)
+	if !ok {
 		return
 	}
 	a.changeRules(w, r, store.RuleChange{Put: []store.RuleFile{{ID: r.PathValue("id"), Name: req.Name, Content: req.Content}}, Comment: "update " + req.Name}, http.StatusOK, &req)

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/event"
@@ -95,8 +94,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	if !a.decodeAdmin(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Name) == "" || len(req.Name) > 128 {
-		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Message: "want a name of 1 to 128 bytes", Field: "name"})
+	if werr := checkLabel(req.Name); werr != nil {
+		writeError(w, werr)
 		return
 	}
 	if req.ExpiresInHours < 0 || req.ExpiresInHours > 24*3650 {

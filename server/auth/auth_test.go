@@ -85,3 +85,38 @@ func TestCache(t *testing.T) {
 		t.Fatal("ForgetIf kept it")
 	}
 }
+
+func TestOwnedCache(t *testing.T) {
+	c := NewOwnedCache[string](time.Minute, 10, func(v string) string { return v[:1] })
+	c.Put("k1", "a1")
+	c.Put("k2", "a2")
+	c.Put("k3", "b1")
+	c.ForgetOwner("a")
+	if _, ok := c.Get("k1"); ok {
+		t.Fatal("k1 kept")
+	}
+	if _, ok := c.Get("k2"); ok {
+		t.Fatal("k2 kept")
+	}
+	if v, ok := c.Get("k3"); !ok || v != "b1" {
+		t.Fatal("k3 dropped")
+	}
+}
+
+func TestCacheStale(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := NewCache[string](time.Minute, 10)
+	c.now = func() time.Time { return now }
+	c.Put("k", "v")
+	if v, fresh, ok := c.GetStale("k"); !ok || !fresh || v != "v" {
+		t.Fatal("fresh entry")
+	}
+	now = now.Add(2 * time.Minute)
+	if _, fresh, ok := c.GetStale("k"); !ok || fresh {
+		t.Fatal("stale entry not served as stale")
+	}
+	now = now.Add(StaleFactor * time.Minute)
+	if _, _, ok := c.GetStale("k"); ok {
+		t.Fatal("entry served past StaleFactor TTLs")
+	}
+}

@@ -37,6 +37,9 @@ type Authenticator struct {
 	agents *Cache[store.AgentIdentity]
 	users  *Cache[Principal]
 	now    func() time.Time
+
+	mu         sync.Mutex
+	refreshing map[string]bool
 }
 
 // TokenCacheTTL bounds how long a revoked token may still work on another replica.
@@ -44,21 +47,32 @@ const TokenCacheTTL = 30 * time.Second
 
 // NewAuthenticator returns an Authenticator over st.
 func NewAuthenticator(st Store) *Authenticator {
-	return &Authenticator{st: st, agents: NewCache[store.AgentIdentity](TokenCacheTTL, 1<<20),
-		users: NewCache[Principal](TokenCacheTTL, 1<<16), now: time.Now}
+	return &Authenticator{st: st, agents: NewOwnedCache(TokenCacheTTL, 1<<20, func(id store.AgentIdentity) string { return id.HostID }),
+		users: NewCache[Principal](TokenCacheTTL, 1<<16), now: time.Now, refreshing: map[string]bool{}}
 }
 
-// Agent resolves an agent token.
+// Agent resolves an agent token. A token checked within TokenCacheTTL is not looked up again;
+// one checked earlier (up to StaleFactor TTLs) is accepted while one background lookup
+// refreshes it, so a check-in never waits for the database once its agent is known. A token
+// revoked on another replica thus works at most until its next use after the TTL.
 func (a *Authenticator) Agent(ctx context.Context, token string) (store.AgentIdentity, error) {
 	if token == "" {
 		return store.AgentIdentity{}, ErrUnauthorized
 	}
 	h := HashToken(token)
-	if id, ok := a.agents.Get(h); ok {
+	if id, fresh, ok := a.agents.GetStale(h); ok {
+		if !fresh {
+			a.refreshAgent(h)
+		}
 		return id, nil
 	}
+	return a.lookupAgent(ctx, h)
+}
+
+func (a *Authenticator) lookupAgent(ctx context.Context, h string) (store.AgentIdentity, error) {
 	id, err := a.st.AgentByTokenHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
+		a.agents.Forget(h)
 		return id, ErrUnauthorized
 	}
 	if err != nil {
@@ -68,9 +82,26 @@ func (a *Authenticator) Agent(ctx context.Context, token string) (store.AgentIde
 	return id, nil
 }
 
+// refreshAgent looks a token up again in the background, once at a time per token.
+func (a *Authenticator) refreshAgent(h string) {
+	a.mu.Lock()
+	if a.refreshing[h] {
+		a.mu.Unlock()
+		return
+	}
+	a.refreshing[h] = true
+	a.mu.Unlock()
+	go func() {
+		defer func() { a.mu.Lock(); delete(a.refreshing, h); a.mu.Unlock() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = a.lookupAgent(ctx, h)
+	}()
+}
+
 // ForgetAgent drops the cached tokens of a host (it re-enrolled with a new token).
 func (a *Authenticator) ForgetAgent(hostID string) {
-	a.agents.ForgetIf(func(id store.AgentIdentity) bool { return id.HostID == hostID })
+	a.agents.ForgetOwner(hostID)
 }
 
 // User resolves an API token.

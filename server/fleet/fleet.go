@@ -20,13 +20,16 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigilhq/vigil/internal/event"
+	"github.com/vigilhq/vigil/internal/wire"
 	"github.com/vigilhq/vigil/policies"
 	"github.com/vigilhq/vigil/server/ingest"
+	"github.com/vigilhq/vigil/server/policy"
 	"github.com/vigilhq/vigil/server/store"
 )
 
@@ -51,28 +54,33 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Logger hclog.Logger
-	// OfficeCIDRs are office egress ranges; OfficeGatewayMACs office routers.
-	OfficeCIDRs, OfficeGatewayMACs []string
+	// OfficeCIDRs are office egress ranges (and VPN exits); OfficeGatewayMACs office routers.
+	OfficeCIDRs       []netip.Prefix
+	OfficeGatewayMACs []string
 	// Rules replaces the built-in fleet rules (tests).
 	Rules fs.FS
 	Now   func() time.Time
+	// OnNew, when set, is called with each fleet finding a pass creates (to forward it).
+	OnNew func(ctx context.Context, f store.Finding)
 }
 
 // Evaluator runs fleet passes.
 type Evaluator struct {
-	st      Store
-	log     hclog.Logger
-	rs      *policies.Ruleset
-	uses    map[string][]string // correlation id -> base rule ids
-	cidrs   []netip.Prefix
-	macs    map[string]bool
-	now     func() time.Time
-	infoMap map[string]policies.RuleInfo
+	st    Store
+	log   hclog.Logger
+	rs    *policies.Ruleset
+	uses  map[string][]string // correlation id -> base rule ids
+	cidrs []netip.Prefix
+	macs  map[string]bool
+	now   func() time.Time
+	onNew func(ctx context.Context, f store.Finding)
+	// officeMu guards cidrs and macs, which SetOffice replaces while passes run.
+	officeMu sync.RWMutex
 }
 
 // New loads the fleet rules.
 func New(cfg Config) (*Evaluator, error) {
-	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, infoMap: map[string]policies.RuleInfo{}}
+	e := &Evaluator{st: cfg.Store, log: cfg.Logger, now: cfg.Now, macs: map[string]bool{}, uses: map[string][]string{}, onNew: cfg.OnNew}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -87,41 +95,17 @@ func New(cfg Config) (*Evaluator, error) {
 		}
 		rules = sub
 	}
-	rs, problems, err := policies.LoadFS(rules, policies.LoadOptions{})
+	rs, err := policy.LoadStrict(rules)
 	if err != nil {
 		return nil, fmt.Errorf("fleet rules: %w", err)
 	}
-	for _, p := range problems {
-		if !p.Warning {
-			return nil, fmt.Errorf("fleet rules: %s", p.Error())
-		}
-	}
 	e.rs = rs
 	for _, info := range rs.Rules() {
-		e.infoMap[info.ID] = info
-		if info.Name != "" {
-			e.infoMap[info.Name] = info
-		}
 		if info.Kind == "correlation" {
 			e.uses[info.ID] = info.Uses
 		}
 	}
-	for _, c := range cfg.OfficeCIDRs {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			continue
-		}
-		if !strings.Contains(c, "/") {
-			a, err := netip.ParseAddr(c)
-			if err != nil {
-				return nil, fmt.Errorf("office network %q: %w", c, err)
-			}
-			c = netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return nil, fmt.Errorf("office network %q: %w", c, err)
-		}
+	for _, p := range cfg.OfficeCIDRs {
 		e.cidrs = append(e.cidrs, p.Masked())
 	}
 	for _, m := range cfg.OfficeGatewayMACs {
@@ -132,8 +116,44 @@ func New(cfg Config) (*Evaluator, error) {
 	return e, nil
 }
 
+// SetOffice replaces the office networks (egress CIDRs or addresses; gateway MACs or Wi-Fi
+// BSSIDs, both MAC addresses); the next pass leaves hosts behind them out.
+func (e *Evaluator) SetOffice(cidrs, gatewayMACs []string) error {
+	var prefixes []netip.Prefix
+	for _, c := range cidrs {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if !strings.Contains(c, "/") {
+			a, err := netip.ParseAddr(c)
+			if err != nil {
+				return fmt.Errorf("office network %q: %w", c, err)
+			}
+			c = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("office network %q: %w", c, err)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	macs := map[string]bool{}
+	for _, m := range gatewayMACs {
+		if m = strings.TrimSpace(m); m != "" {
+			macs[ingest.NormalizeMAC(m)] = true
+		}
+	}
+	e.officeMu.Lock()
+	e.cidrs, e.macs = prefixes, macs
+	e.officeMu.Unlock()
+	return nil
+}
+
 // office names the office network facts place a host behind ("" for none).
 func (e *Evaluator) office(f map[string]any) string {
+	e.officeMu.RLock()
+	defer e.officeMu.RUnlock()
 	if ip, ok := f[ingest.FactEgressIP].(string); ok {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			for _, p := range e.cidrs {
@@ -145,6 +165,9 @@ func (e *Evaluator) office(f map[string]any) string {
 	}
 	if mac, ok := f[ingest.FactGatewayMac].(string); ok && e.macs[ingest.NormalizeMAC(mac)] {
 		return "gateway:" + ingest.NormalizeMAC(mac)
+	}
+	if bssid, ok := f[ingest.FactWifiBssid].(string); ok && e.macs[ingest.NormalizeMAC(bssid)] {
+		return "wifi:" + ingest.NormalizeMAC(bssid)
 	}
 	return ""
 }
@@ -216,6 +239,9 @@ func (e *Evaluator) Run(ctx context.Context) (int, error) {
 		}
 		if c {
 			created++
+			if e.onNew != nil {
+				e.onNew(ctx, sf)
+			}
 			e.log.Info("fleet finding", "rule", sf.RuleID, "group", sf.Group, "hosts", len(sf.Hosts))
 		}
 	}
@@ -230,7 +256,7 @@ func (e *Evaluator) finding(f *policies.Finding, matched map[string][]*event.Eve
 	for _, base := range e.uses[f.RuleID] {
 		for _, ev := range matched[base] {
 			if sameGroup(ev, f.Group) {
-				if !hosts[ev.Host] {
+				if !hosts[ev.Host] && len(evidence) < wire.MaxEvidence {
 					evidence = append(evidence, ev.ID)
 				}
 				hosts[ev.Host] = true

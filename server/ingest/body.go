@@ -80,7 +80,16 @@ func badField(field, format string, args ...any) *wire.Error {
 	return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
-func parseTime(raw json.RawMessage, field string) (time.Time, *wire.Error) {
+// parseTime parses events[i].time, naming the field only on failure.
+func parseTime(raw json.RawMessage, i int) (time.Time, *wire.Error) {
+	var t time.Time
+	if len(raw) > 2 && raw[0] == '"' && t.UnmarshalJSON(raw) == nil && !t.IsZero() {
+		return t.UTC(), nil
+	}
+	return parseTimeField(raw, fmt.Sprintf("events[%d].time", i))
+}
+
+func parseTimeField(raw json.RawMessage, field string) (time.Time, *wire.Error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, badField(field, "missing time")
 	}

@@ -30,7 +30,14 @@ type Config struct {
 	FlushInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Hook, when set, sees each batch before it is stored (it may close findings a suppression
+	// covers) and returns what to do once it is committed (forward the new findings, count).
+	Hook BatchHook
 }
+
+// BatchHook is called with each valid batch before it is written; the function it returns (if
+// any) runs after the commit with what the store did.
+type BatchHook func(ctx context.Context, a Agent, b *store.Batch) (after func(context.Context, store.BatchResult), err error)
 
 // Agent is the caller of an agent request, as authenticated.
 type Agent struct {
@@ -55,6 +62,8 @@ type Service struct {
 	every time.Duration
 	now   func() time.Time
 
+	hook BatchHook
+
 	mu    sync.Mutex
 	seen  map[string]store.Seen
 	facts map[string]hostFacts // host -> last facts recorded
@@ -74,7 +83,7 @@ type factWork struct {
 
 // New returns a Service; Run must run for check-ins to reach the store.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, log: cfg.Logger, every: cfg.FlushInterval, now: cfg.Now,
+	s := &Service{st: cfg.Store, log: cfg.Logger, every: cfg.FlushInterval, now: cfg.Now, hook: cfg.Hook,
 		seen: map[string]store.Seen{}, facts: map[string]hostFacts{}, work: make(chan factWork, 4096)}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
@@ -257,11 +266,21 @@ func (s *Service) Batch(ctx context.Context, a Agent, b *BatchBody) (Result, err
 	if werr != nil {
 		return Result{}, werr
 	}
+	var after func(context.Context, store.BatchResult)
+	if s.hook != nil {
+		var err error
+		if after, err = s.hook(ctx, a, sb); err != nil {
+			return Result{}, fmt.Errorf("ingest: %w", err)
+		}
+	}
 	s.addFacts(a, sb, now)
 	res, err := s.st.WriteBatch(ctx, sb)
 	if err != nil {
 		s.dropFacts(a.HostID, sb)
 		return Result{}, fmt.Errorf("ingest: %w", err)
+	}
+	if after != nil {
+		after(ctx, res)
 	}
 	s.touch(a, now, b.Health)
 	s.noteEgress(a, now)

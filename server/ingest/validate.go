@@ -22,16 +22,18 @@ func Validate(b *BatchBody, hostID string, received time.Time) (*store.Batch, *w
 	for i := range b.Events {
 		e := &b.Events[i]
 		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
-		if err := checkLen(f("id"), e.ID, maxID, true); err != nil {
-			return nil, err
+		if e.ID == "" || len(e.ID) > maxID {
+			return nil, checkLen(f("id"), e.ID, maxID, true)
 		}
-		t, werr := parseTime(e.Time, f("time"))
+		t, werr := parseTime(e.Time, i)
 		if werr != nil {
 			return nil, werr
 		}
-		for name, v := range map[string]string{"category": e.Category, "product": e.Product, "service": e.Service} {
-			if err := checkLen(f(name), v, maxShort, false); err != nil {
-				return nil, err
+		if len(e.Category) > maxShort || len(e.Product) > maxShort || len(e.Service) > maxShort {
+			for _, c := range [...]struct{ name, v string }{{"category", e.Category}, {"product", e.Product}, {"service", e.Service}} {
+				if err := checkLen(f(c.name), c.v, maxShort, false); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if e.Category == "" && e.Product == "" && e.Service == "" {
@@ -70,7 +72,7 @@ func Validate(b *BatchBody, hostID string, received time.Time) (*store.Batch, *w
 		if !slices.Contains(Levels, fd.Level) {
 			return nil, badField(f("level"), "level %q: want one of %v", truncate(fd.Level, 32), Levels)
 		}
-		t, werr := parseTime(fd.Time, f("time"))
+		t, werr := parseTimeField(fd.Time, f("time"))
 		if werr != nil {
 			return nil, werr
 		}
@@ -124,7 +126,7 @@ func Validate(b *BatchBody, hostID string, received time.Time) (*store.Batch, *w
 		if !inventoryKinds[inv.Kind] {
 			return nil, badField(f("kind"), "unknown inventory kind %q", truncate(inv.Kind, 32))
 		}
-		t, werr := parseTime(inv.Time, f("time"))
+		t, werr := parseTimeField(inv.Time, f("time"))
 		if werr != nil {
 			return nil, werr
 		}

@@ -100,17 +100,24 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// Batch records one agent batch: how long it took, and what it stored.
-func (m *Metrics) Batch(d time.Duration, err error, events, findings, inventory, duplicates int) {
+// BatchDone records one agent batch request: how long it took and whether it was stored.
+func (m *Metrics) BatchDone(d time.Duration, ok bool) {
 	if m == nil {
 		return
 	}
 	m.batchSeconds.Observe(d.Seconds())
-	if err != nil {
-		m.ingestBatches.WithLabelValues("error").Inc()
+	outcome := "ok"
+	if !ok {
+		outcome = "error"
+	}
+	m.ingestBatches.WithLabelValues(outcome).Inc()
+}
+
+// BatchItems records what a committed batch stored, and what it carried that was stored before.
+func (m *Metrics) BatchItems(events, findings, inventory, duplicates int) {
+	if m == nil {
 		return
 	}
-	m.ingestBatches.WithLabelValues("ok").Inc()
 	m.ingestItems.WithLabelValues("event", "new").Add(float64(events))
 	m.ingestItems.WithLabelValues("finding", "new").Add(float64(findings))
 	m.ingestItems.WithLabelValues("inventory", "new").Add(float64(inventory))

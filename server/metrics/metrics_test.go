@@ -30,8 +30,9 @@ func TestMetrics(t *testing.T) {
 		return State{HostsTotal: 10, AgentsOnline: 7, AgentQueueItems: 42, NewFindings: 3,
 			OpenFindings: map[string]int{"high": 2, "critical": 1}}, nil
 	}, nil)
-	m.Batch(3*time.Millisecond, nil, 100, 2, 1, 5)
-	m.Batch(time.Millisecond, errors.New("db down"), 0, 0, 0, 0)
+	m.BatchDone(3*time.Millisecond, true)
+	m.BatchItems(100, 2, 1, 5)
+	m.BatchDone(time.Millisecond, false)
 	m.Finding("high", "agent", false)
 	m.Finding("critical", "fleet", true)
 	m.ObserveHTTP("listFindings", "GET", 200, 20*time.Millisecond)
@@ -62,7 +63,8 @@ func TestStateError(t *testing.T) {
 		t.Errorf("scrape with the store down:\n%s", out)
 	}
 	var nilM *Metrics
-	nilM.Batch(0, nil, 1, 1, 1, 1) // a nil *Metrics records nothing and does not panic
+	nilM.BatchDone(0, true) // a nil *Metrics records nothing and does not panic
+	nilM.BatchItems(1, 1, 1, 1)
 	nilM.Finding("high", "agent", false)
 	nilM.ObserveHTTP("x", "GET", 200, 0)
 }

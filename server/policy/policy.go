@@ -21,8 +21,8 @@ import (
 
 // Caps on custom rules, so that one upload cannot exhaust the server's (or the agents') memory.
 const (
-	// MaxRuleFileBytes caps one rule file.
-	MaxRuleFileBytes = 256 << 10
+	// MaxRuleFileBytes caps one rule file (SigmaHQ's largest is 295 KB).
+	MaxRuleFileBytes = 1 << 20
 	// MaxDocumentsPerFile caps the YAML documents of one file.
 	MaxDocumentsPerFile = 64
 	// MaxRuleFiles caps the custom rule files (a whole SigmaHQ checkout is about 3,500).
@@ -61,10 +61,11 @@ type Service struct {
 	builtinInfo  map[string]policies.RuleInfo // id and name -> info
 	builtinFiles map[string]string            // file -> content
 
-	mu      sync.Mutex
-	cur     *store.PolicyVersion
-	checked time.Time
-	custom  *customCatalog
+	mu         sync.Mutex
+	cur        *store.PolicyVersion
+	checked    time.Time
+	refreshing bool
+	custom     *customCatalog
 }
 
 type customCatalog struct {
@@ -85,14 +86,9 @@ func New(cfg Config) (*Service, error) {
 	if s.refresh <= 0 {
 		s.refresh = 5 * time.Second
 	}
-	rs, problems, err := policies.LoadFS(policies.BuiltinFS(), policies.LoadOptions{})
+	rs, err := LoadStrict(policies.BuiltinFS())
 	if err != nil {
 		return nil, fmt.Errorf("policy: built-in pack: %w", err)
-	}
-	for _, p := range problems {
-		if !p.Warning {
-			return nil, fmt.Errorf("policy: built-in pack: %s", p.Error())
-		}
 	}
 	s.builtin = rs
 	for _, info := range rs.Rules() {
@@ -115,6 +111,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("policy: built-in pack: %w", err)
 	}
 	return s, nil
+}
+
+// LoadStrict loads the rule files of fsys, refusing any problem but a warning.
+func LoadStrict(fsys fs.FS) (*policies.Ruleset, error) {
+	rs, problems, err := policies.LoadFS(fsys, policies.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if bad := errorsOnly(problems); len(bad) > 0 {
+		return nil, &ProblemsError{Problems: bad}
+	}
+	return rs, nil
 }
 
 // PublicKey is the key agents verify bundles with.
@@ -319,8 +327,14 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 			base = append(base, rs)
 		}
 	}
-	acc, _ := policies.Merge(base...)
-	var put []store.RuleFile
+	// Each file alone first, then all together: a file whose documents the merge refuses
+	// (an id taken by another rule, a correlation that does not resolve...) is refused and the
+	// merge redone without it, until it is clean.
+	type candidate struct {
+		f  ImportFile
+		rs *policies.Ruleset
+	}
+	var cands []candidate
 	seen := map[string]bool{}
 	for _, f := range files {
 		if seen[f.Name] {
@@ -337,14 +351,35 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 			rep.Refused = append(rep.Refused, Refused{Name: f.Name, Reason: "does not load", Problems: bad})
 			continue
 		}
-		merged, more := policies.Merge(acc, rs)
-		if bad := errorsOnly(more); len(bad) > 0 {
-			rep.Refused = append(rep.Refused, Refused{Name: f.Name, Reason: "conflicts with the rules already loaded", Problems: bad})
-			continue
+		cands = append(cands, candidate{f, rs})
+	}
+	for len(cands) > 0 {
+		sets := append([]*policies.Ruleset(nil), base...)
+		for _, c := range cands {
+			sets = append(sets, c.rs)
 		}
-		acc = merged
-		put = append(put, store.RuleFile{Name: f.Name, Content: f.Content})
-		rep.Accepted = append(rep.Accepted, f.Name)
+		_, problems := policies.Merge(sets...)
+		byFile := map[string][]policies.Problem{}
+		for _, p := range errorsOnly(problems) {
+			byFile[p.File] = append(byFile[p.File], p)
+		}
+		kept := cands[:0]
+		for _, c := range cands {
+			if ps, bad := byFile[c.f.Name]; bad {
+				rep.Refused = append(rep.Refused, Refused{Name: c.f.Name, Reason: "conflicts with the rules already loaded", Problems: ps})
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == len(cands) {
+			break
+		}
+		cands = kept
+	}
+	var put []store.RuleFile
+	for _, c := range cands {
+		put = append(put, store.RuleFile{Name: c.f.Name, Content: c.f.Content})
+		rep.Accepted = append(rep.Accepted, c.f.Name)
 	}
 	if len(put) == 0 {
 		return rep, nil
@@ -361,14 +396,27 @@ func (s *Service) Import(ctx context.Context, files []ImportFile, actor string) 
 // RefreshEvery.
 func (s *Service) Current(ctx context.Context) (*store.PolicyVersion, error) {
 	s.mu.Lock()
-	cur, fresh := s.cur, time.Since(s.checked) < s.refresh
+	cur, known := s.cur, !s.checked.IsZero()
+	fresh := known && time.Since(s.checked) < s.refresh
+	// One caller refreshes; the others answer with what is known meanwhile.
+	if !fresh && known && s.refreshing {
+		fresh = true
+	}
+	if !fresh {
+		s.refreshing = true
+	}
 	s.mu.Unlock()
-	if fresh && cur != nil {
+	if fresh {
+		if cur == nil {
+			return nil, fmt.Errorf("policy: none published: %w", store.ErrNotFound)
+		}
 		return cur, nil
 	}
-	if fresh && cur == nil {
-		return nil, fmt.Errorf("policy: %w", store.ErrNotFound)
-	}
+	defer func() {
+		s.mu.Lock()
+		s.refreshing = false
+		s.mu.Unlock()
+	}()
 	v, err := s.st.CurrentPolicyVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -387,7 +435,11 @@ func (s *Service) Current(ctx context.Context) (*store.PolicyVersion, error) {
 		cur = &pv
 	}
 	s.mu.Lock()
-	s.cur, s.checked = cur, time.Now()
+	if s.cur == nil || cur.Version >= s.cur.Version {
+		s.cur = cur
+	}
+	s.checked = time.Now()
+	cur = s.cur
 	s.mu.Unlock()
 	return cur, nil
 }

@@ -21,7 +21,9 @@ type AuditEntry struct {
 // AuditFilter selects audit entries.
 type AuditFilter struct {
 	Actor, Action string
-	Since, Until  time.Time
+	// Target selects the entries about one object (a finding id, a rule file id...).
+	Target       string
+	Since, Until time.Time
 	Page
 }
 

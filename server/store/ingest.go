@@ -38,6 +38,11 @@ type Batch struct {
 	FleetFacts []FleetFact
 }
 
+// Len counts the batch's items.
+func (b *Batch) Len() int {
+	return len(b.Events) + len(b.Findings) + len(b.Inventory) + len(b.FleetFacts)
+}
+
 // BatchResult counts what a batch stored, and what was already there.
 type BatchResult struct {
 	Accepted   int

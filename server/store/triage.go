@@ -175,4 +175,10 @@ type Stats interface {
 	Overview(ctx context.Context, since, now time.Time, top int) (OverviewStats, error)
 	// HostRisks returns the risk of the hosts named (hosts without open findings are left out).
 	HostRisks(ctx context.Context, hostIDs []string) (map[string]HostRisk, error)
+	// CountNew counts the findings waiting for triage (status new).
+	CountNew(ctx context.Context) (int, error)
+	// AgentQueues sums the agents' last reported queue items and queue drops.
+	AgentQueues(ctx context.Context) (items, dropped int64, err error)
+	// PolicyVersionsInUse counts hosts by the policy version their agent last reported.
+	PolicyVersionsInUse(ctx context.Context) (map[int64]int, error)
 }

@@ -31,7 +31,7 @@ func samplePages(now time.Time) map[string]any {
 			Open: 40, OpenCritical: 5, New: 30, Investigating: 10, Levels: levels,
 			Chart:    chart.Stacked{Title: "Findings", Labels: []string{"1 Dec", "2 Dec"}, Series: []chart.Series{{Name: "high", Class: "lvl-high", Values: []float64{3, 5}}}}.SVG(),
 			TopRules: []topRule{{"vigil-rmm-anydesk", "AnyDesk started", 12, 100}}, AtRisk: []hostRow{h}, OfflineHosts: []hostRow{h}, Clusters: []clusterView{cl}},
-		"findings": findingsView{Base: base("findings", "Findings"), Total: 5, HostCount: 2, Query: "level=high",
+		"findings": findingsView{Base: base("findings", "Findings"), Total: 5, Query: "level=high",
 			LevelChips: []option{{Value: "high", On: true, N: 4}}, StatusChips: []option{{Value: "new", N: 5}},
 			Ranges: []option{{Value: "7d", Label: "Last 7 days", On: true}}, Rules: []option{{Value: "vigil-rmm-anydesk", Label: "AnyDesk started"}},
 			Host: "laptop", Filtered: true, Back: "/findings?level=high",

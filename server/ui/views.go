@@ -101,7 +101,7 @@ type caseView struct {
 
 type findingsView struct {
 	Base
-	Total, HostCount        int
+	Total                   int
 	Query                   string // the filters as a query string, for the export link
 	LevelChips, StatusChips []option
 	Ranges, Rules           []option
@@ -320,6 +320,13 @@ type ssoInfo struct {
 	Issuer, ClientID, RedirectURL, DefaultRole, AdminGroup string
 }
 
+type suppressionRow struct {
+	ID, Scope, Reason, By, FindingID string
+	Created, Expires                 time.Time
+	Hits                             int64
+	Expired                          bool
+}
+
 type settingsView struct {
 	Base
 	Tabs         []option
@@ -338,6 +345,7 @@ type settingsView struct {
 	Levels       []string
 	Retention    []retentionRow
 	SSO          ssoInfo
+	Suppressions []suppressionRow
 }
 
 type loginView struct {

@@ -23,7 +23,7 @@ func (db *DB) CreateEnrollSecret(ctx context.Context, s store.EnrollSecret) erro
 
 const secretCols = `id, name, hash, created_at, created_by, revoked_at`
 
-func scanSecret(row interface{ Scan(...any) error }) (store.EnrollSecret, error) {
+func scanSecret(row scanner) (store.EnrollSecret, error) {
 	var s store.EnrollSecret
 	err := row.Scan(&s.ID, &s.Name, &s.Hash, scanTime{&s.CreatedAt}, &s.CreatedBy, scanTimePtr{&s.RevokedAt})
 	return s, err
@@ -40,20 +40,7 @@ func (db *DB) EnrollSecretByHash(ctx context.Context, hash string) (store.Enroll
 
 // ListEnrollSecrets implements store.EnrollSecrets.
 func (db *DB) ListEnrollSecrets(ctx context.Context) ([]store.EnrollSecret, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("list enroll secrets: %w", err)
-	}
-	defer rows.Close()
-	var out []store.EnrollSecret
-	for rows.Next() {
-		s, err := scanSecret(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list enroll secrets: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "list enroll secrets", `SELECT `+secretCols+` FROM enroll_secrets ORDER BY created_at DESC, id DESC`, nil, scanSecret)
 }
 
 // RevokeEnrollSecret implements store.EnrollSecrets.
@@ -70,7 +57,7 @@ func (db *DB) RevokeEnrollSecret(ctx context.Context, id string, at time.Time) e
 
 const userCols = `id, username, password_hash, role, created_at, disabled`
 
-func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+func scanUser(row scanner) (store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, scanTime{&u.CreatedAt}, &u.Disabled)
 	return u, err
@@ -109,20 +96,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (store.User, error) {
 
 // ListUsers implements store.Users.
 func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "list users", `SELECT `+userCols+` FROM users ORDER BY username`, nil, scanUser)
 }
 
 // UpdateUser implements store.Users.
@@ -139,7 +113,7 @@ func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
 
 const tokenCols = `id, user_id, name, hash, created_at, expires_at, revoked_at`
 
-func scanToken(row interface{ Scan(...any) error }, extra ...any) (store.APIToken, error) {
+func scanToken(row scanner, extra ...any) (store.APIToken, error) {
 	var t store.APIToken
 	err := row.Scan(append([]any{&t.ID, &t.UserID, &t.Name, &t.Hash, scanTime{&t.CreatedAt}, scanTimePtr{&t.ExpiresAt}, scanTimePtr{&t.RevokedAt}}, extra...)...)
 	return t, err
@@ -178,20 +152,8 @@ func (db *DB) ListAPITokens(ctx context.Context, userID string) ([]store.APIToke
 	if userID != "" {
 		where, args = " WHERE user_id = ?", []any{userID}
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+tokenCols+` FROM api_tokens`+where+` ORDER BY created_at DESC, id DESC`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list api tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []store.APIToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list api tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "list api tokens", db.q(`SELECT `+tokenCols+` FROM api_tokens`+where+` ORDER BY created_at DESC, id DESC`), args,
+		func(r scanner) (store.APIToken, error) { return scanToken(r) })
 }
 
 // RevokeAPIToken implements store.APITokens.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/vigilhq/vigil/server/store"
 )
@@ -35,6 +34,10 @@ func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit
 		conds = append(conds, "action = ?")
 		args = append(args, f.Action)
 	}
+	if f.Target != "" {
+		conds = append(conds, "target = ?")
+		args = append(args, f.Target)
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "time >= ?")
 		args = append(args, db.ts(f.Since))
@@ -51,35 +54,15 @@ func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit
 		conds = append(conds, "seq < ?")
 		args = append(args, before)
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	limit := f.Size()
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT seq, time, actor, action, target, remote, details FROM audit`+where+` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var details sql.NullString
-		if err := rows.Scan(&e.Seq, scanTime{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Remote, &details); err != nil {
-			return nil, "", fmt.Errorf("list audit: %w", err)
-		}
-		if details.Valid {
-			e.Details = []byte(details.String)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list audit: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = seqCursor(out[limit-1].Seq)
-	}
-	return out, next, nil
+	return queryPage(ctx, db.r, "list audit", db.q(`SELECT seq, time, actor, action, target, remote, details FROM audit`+where(conds)+` ORDER BY seq DESC LIMIT ?`), args, f.Size(),
+		func(r scanner) (store.AuditEntry, error) {
+			var e store.AuditEntry
+			var details sql.NullString
+			err := r.Scan(&e.Seq, scanTime{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Remote, &details)
+			if details.Valid {
+				e.Details = []byte(details.String)
+			}
+			return e, err
+		},
+		func(e store.AuditEntry) string { return seqCursor(e.Seq) })
 }

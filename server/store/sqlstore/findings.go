@@ -14,7 +14,7 @@ import (
 
 const findingCols = `seq, ` + findingInsertCols
 
-func scanFinding(row interface{ Scan(...any) error }) (store.Finding, error) {
+func scanFinding(row scanner) (store.Finding, error) {
 	var f store.Finding
 	var hosts, tags, eventIDs string
 	var group sql.NullString
@@ -92,33 +92,8 @@ func (db *DB) ListFindings(ctx context.Context, f store.FindingFilter) ([]store.
 		conds = append(conds, "seq < ?")
 		args = append(args, after)
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	limit := f.Size()
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+findingCols+` FROM findings`+where+` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list findings: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Finding
-	for rows.Next() {
-		fd, err := scanFinding(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list findings: %w", err)
-		}
-		out = append(out, fd)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list findings: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = seqCursor(out[limit-1].Seq)
-	}
-	return out, next, nil
+	return queryPage(ctx, db.r, "list findings", db.q(`SELECT `+findingCols+` FROM findings`+where(conds)+` ORDER BY seq DESC LIMIT ?`), args, f.Size(),
+		scanFinding, func(f store.Finding) string { return seqCursor(f.Seq) })
 }
 
 // Finding implements store.Findings.
@@ -137,7 +112,10 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 	created := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var seq int64
-		err := tx.QueryRowContext(ctx, db.q(`SELECT seq FROM findings WHERE host_id = '' AND id = ?`), f.ID).Scan(&seq)
+		var oldHosts string
+		var oldCount int
+		err := tx.QueryRowContext(ctx, db.q(`SELECT seq, hosts, count FROM findings WHERE host_id = '' AND id = ?`), f.ID).Scan(&seq, &oldHosts, &oldCount)
+		added := f.Hosts
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
@@ -149,6 +127,26 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 		case err != nil:
 			return err
 		default:
+			// Hosts only join: a pass that finds no new host changes nothing.
+			var had []string
+			if err := json.Unmarshal([]byte(oldHosts), &had); err != nil {
+				return fmt.Errorf("finding %s: hosts: %w", f.ID, err)
+			}
+			known := make(map[string]bool, len(had))
+			for _, h := range had {
+				known[h] = true
+			}
+			added = nil
+			for _, h := range f.Hosts {
+				if !known[h] {
+					added = append(added, h)
+				}
+			}
+			if len(added) == 0 {
+				return nil
+			}
+			f.Hosts = append(had, added...)
+			f.Count = len(f.Hosts)
 			var group any
 			if len(f.Group) > 0 {
 				group = jsonText(f.Group)
@@ -159,12 +157,12 @@ func (db *DB) UpsertFleetFinding(ctx context.Context, f store.Finding) (bool, er
 				return err
 			}
 		}
-		for _, h := range f.Hosts {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO finding_hosts (host_id, finding_seq) VALUES (?, ?) ON CONFLICT DO NOTHING`), h, seq); err != nil {
-				return err
-			}
+		if len(added) == 0 {
+			return nil
 		}
-		return nil
+		_, err = db.insertRows(ctx, tx, `INSERT INTO finding_hosts (host_id, finding_seq)`, "(host_id, finding_seq)", 2, len(added),
+			func(i int, args []any) []any { return append(args, added[i], seq) })
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("upsert fleet finding %s: %w", f.ID, err)
@@ -186,7 +184,7 @@ func (db *DB) SetFindingStatus(ctx context.Context, id, status string) error {
 
 const eventCols = `host_id, id, time, category, product, service, fields, received`
 
-func scanEvent(row interface{ Scan(...any) error }) (store.Event, error) {
+func scanEvent(row scanner) (store.Event, error) {
 	var e store.Event
 	var fields string
 	err := row.Scan(&e.HostID, &e.ID, scanTime{&e.Time}, &e.Category, &e.Product, &e.Service, &fields, scanTime{&e.Received})
@@ -207,22 +205,12 @@ func (db *DB) EventsByID(ctx context.Context, refs []store.EvidenceRef) ([]store
 			chunk := ids[start:min(len(ids), start+500)]
 			args := []any{host}
 			c, args := inList("id", chunk, args)
-			rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+eventCols+` FROM events WHERE host_id = ? AND `+c), args...)
+			evs, err := queryAll(ctx, db.r, "events of host "+host, db.q(`SELECT `+eventCols+` FROM events WHERE host_id = ? AND `+c), args, scanEvent)
 			if err != nil {
-				return nil, fmt.Errorf("events of host %s: %w", host, err)
+				return nil, err
 			}
-			for rows.Next() {
-				e, err := scanEvent(rows)
-				if err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("events of host %s: %w", host, err)
-				}
+			for _, e := range evs {
 				byKey[store.EvidenceRef{HostID: e.HostID, EventID: e.ID}] = e
-			}
-			err = rows.Err()
-			rows.Close()
-			if err != nil {
-				return nil, fmt.Errorf("events of host %s: %w", host, err)
 			}
 		}
 	}
@@ -257,30 +245,8 @@ func (db *DB) HostEvents(ctx context.Context, hostID string, since, until time.T
 		conds = append(conds, "(time < ? OR (time = ? AND id < ?))")
 		args = append(args, db.ts(t), db.ts(t), id)
 	}
-	limit := p.Size()
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+eventCols+` FROM events WHERE `+strings.Join(conds, " AND ")+` ORDER BY time DESC, id DESC LIMIT ?`), append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("host events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("host events: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("host events: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = last.Time.Format(time.RFC3339Nano) + "/" + last.ID
-	}
-	return out, next, nil
+	return queryPage(ctx, db.r, "host events", db.q(`SELECT `+eventCols+` FROM events`+where(conds)+` ORDER BY time DESC, id DESC LIMIT ?`), args, p.Size(),
+		scanEvent, func(e store.Event) string { return e.Time.Format(time.RFC3339Nano) + "/" + e.ID })
 }
 
 // CountEvents implements store.Events.
@@ -294,20 +260,12 @@ func (db *DB) CountEvents(ctx context.Context) (int64, error) {
 
 // HostInventory implements store.Inventories.
 func (db *DB) HostInventory(ctx context.Context, hostID string) ([]store.Inventory, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT host_id, id, kind, time, items, received FROM inventory WHERE host_id = ? ORDER BY kind`), hostID)
-	if err != nil {
-		return nil, fmt.Errorf("inventory of host %s: %w", hostID, err)
-	}
-	defer rows.Close()
-	var out []store.Inventory
-	for rows.Next() {
-		var inv store.Inventory
-		var items string
-		if err := rows.Scan(&inv.HostID, &inv.ID, &inv.Kind, scanTime{&inv.Time}, &items, scanTime{&inv.Received}); err != nil {
-			return nil, fmt.Errorf("inventory of host %s: %w", hostID, err)
-		}
-		inv.Items = json.RawMessage(items)
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r, "inventory of host "+hostID, db.q(`SELECT host_id, id, kind, time, items, received FROM inventory WHERE host_id = ? ORDER BY kind`), []any{hostID},
+		func(r scanner) (store.Inventory, error) {
+			var inv store.Inventory
+			var items string
+			err := r.Scan(&inv.HostID, &inv.ID, &inv.Kind, scanTime{&inv.Time}, &items, scanTime{&inv.Received})
+			inv.Items = json.RawMessage(items)
+			return inv, err
+		})
 }

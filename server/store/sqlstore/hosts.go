@@ -13,7 +13,7 @@ import (
 
 const hostCols = `id, machine_id, hostname, os, os_version, arch, agent_version, enrolled_at, last_seen, egress_ip, health, enroll_secret_id`
 
-func scanHost(row interface{ Scan(...any) error }) (store.Host, error) {
+func scanHost(row scanner) (store.Host, error) {
 	var h store.Host
 	var health sql.NullString
 	err := row.Scan(&h.ID, &h.MachineID, &h.Hostname, &h.OS, &h.OSVersion, &h.Arch, &h.AgentVersion,
@@ -84,7 +84,7 @@ func (db *DB) hostFrom(ctx context.Context, q *sql.DB, id string) (store.Host, e
 	return h, nil
 }
 
-func (db *DB) hostWhere(f store.HostFilter) (string, []any) {
+func (db *DB) hostConds(f store.HostFilter) ([]string, []any) {
 	var conds []string
 	var args []any
 	if f.Query != "" {
@@ -104,10 +104,7 @@ func (db *DB) hostWhere(f store.HostFilter) (string, []any) {
 		conds = append(conds, `last_seen < ?`)
 		args = append(args, db.ts(f.SeenBefore))
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return conds, args
 }
 
 func escapeLike(s string) string {
@@ -116,51 +113,24 @@ func escapeLike(s string) string {
 
 // ListHosts implements store.Hosts. The cursor is the last host's hostname and id.
 func (db *DB) ListHosts(ctx context.Context, f store.HostFilter) ([]store.Host, string, error) {
-	where, args := db.hostWhere(f)
+	conds, args := db.hostConds(f)
 	if f.Cursor != "" {
 		name, id, ok := strings.Cut(f.Cursor, "\x00")
 		if !ok {
 			return nil, "", fmt.Errorf("list hosts: cursor %q: %w", f.Cursor, store.ErrBadCursor)
 		}
-		cond := `(hostname > ? OR (hostname = ? AND id > ?))`
-		if where == "" {
-			where = " WHERE " + cond
-		} else {
-			where += " AND " + cond
-		}
+		conds = append(conds, `(hostname > ? OR (hostname = ? AND id > ?))`)
 		args = append(args, name, name, id)
 	}
-	limit := f.Size()
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+hostCols+` FROM hosts`+where+` ORDER BY hostname, id LIMIT ?`), append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list hosts: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list hosts: %w", err)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list hosts: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = last.Hostname + "\x00" + last.ID
-	}
-	return out, next, nil
+	return queryPage(ctx, db.r, "list hosts", db.q(`SELECT `+hostCols+` FROM hosts`+where(conds)+` ORDER BY hostname, id LIMIT ?`), args, f.Size(),
+		scanHost, func(h store.Host) string { return h.Hostname + "\x00" + h.ID })
 }
 
 // CountHosts implements store.Hosts.
 func (db *DB) CountHosts(ctx context.Context, f store.HostFilter) (int, error) {
-	where, args := db.hostWhere(f)
+	conds, args := db.hostConds(f)
 	var n int
-	if err := db.r.QueryRowContext(ctx, db.q(`SELECT count(*) FROM hosts`+where), args...).Scan(&n); err != nil {
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT count(*) FROM hosts`+where(conds)), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count hosts: %w", err)
 	}
 	return n, nil

@@ -13,41 +13,52 @@ import (
 // rowsPerInsert bounds one multi-row INSERT (events have 8 columns: 1,600 parameters).
 const rowsPerInsert = 200
 
-// WriteBatch implements store.Ingest.
+// WriteBatch implements store.Ingest. On SQLite, batches that arrive together share one
+// transaction (group commit, see groupWriter); on PostgreSQL each has its own.
 func (db *DB) WriteBatch(ctx context.Context, b *store.Batch) (store.BatchResult, error) {
+	if db.group != nil {
+		return db.group.submit(ctx, b)
+	}
 	var res store.BatchResult
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res = store.BatchResult{}
-		n, err := db.insertEvents(ctx, tx, b.Events)
-		if err != nil {
-			return fmt.Errorf("events: %w", err)
-		}
-		res.Accepted += n
-		res.Duplicates += len(b.Events) - n
-		n, err = db.insertFindings(ctx, tx, b.Findings)
-		if err != nil {
-			return fmt.Errorf("findings: %w", err)
-		}
-		res.Accepted += n
-		res.Duplicates += len(b.Findings) - n
-		for _, inv := range b.Inventory {
-			r, err := tx.ExecContext(ctx, db.q(`INSERT INTO inventory (host_id, kind, id, time, items, received) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (host_id, kind) DO UPDATE SET id = excluded.id, time = excluded.time, items = excluded.items, received = excluded.received
-				WHERE excluded.time > inventory.time`),
-				inv.HostID, inv.Kind, inv.ID, db.ts(inv.Time), string(inv.Items), db.ts(inv.Received))
-			if err != nil {
-				return fmt.Errorf("inventory %s: %w", inv.ID, err)
-			}
-			if k, _ := r.RowsAffected(); k > 0 {
-				res.Inventory++
-			}
-		}
-		return db.appendFleetFacts(ctx, tx, b.FleetFacts)
+		var err error
+		res, err = db.writeBatch(ctx, tx, b)
+		return err
 	})
 	if err != nil {
 		return store.BatchResult{}, fmt.Errorf("write batch of host %s: %w", b.HostID, err)
 	}
 	return res, nil
+}
+
+// writeBatch writes one batch inside tx.
+func (db *DB) writeBatch(ctx context.Context, tx *sql.Tx, b *store.Batch) (store.BatchResult, error) {
+	var res store.BatchResult
+	n, err := db.insertEvents(ctx, tx, b.Events)
+	if err != nil {
+		return res, fmt.Errorf("events: %w", err)
+	}
+	res.Accepted += n
+	res.Duplicates += len(b.Events) - n
+	n, err = db.insertFindings(ctx, tx, b.Findings)
+	if err != nil {
+		return res, fmt.Errorf("findings: %w", err)
+	}
+	res.Accepted += n
+	res.Duplicates += len(b.Findings) - n
+	for _, inv := range b.Inventory {
+		r, err := tx.ExecContext(ctx, db.q(`INSERT INTO inventory (host_id, kind, id, time, items, received) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (host_id, kind) DO UPDATE SET id = excluded.id, time = excluded.time, items = excluded.items, received = excluded.received
+			WHERE excluded.time > inventory.time`),
+			inv.HostID, inv.Kind, inv.ID, db.ts(inv.Time), string(inv.Items), db.ts(inv.Received))
+		if err != nil {
+			return res, fmt.Errorf("inventory %s: %w", inv.ID, err)
+		}
+		if k, _ := r.RowsAffected(); k > 0 {
+			res.Inventory++
+		}
+	}
+	return res, db.appendFleetFacts(ctx, tx, b.FleetFacts)
 }
 
 // insertRows runs multi-row INSERT ... ON CONFLICT DO NOTHING statements of at most

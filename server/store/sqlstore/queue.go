@@ -42,13 +42,6 @@ func (db *DB) queueWhere(f *store.QueueFilter) ([]string, []any) {
 	return conds, args
 }
 
-func where(conds []string) string {
-	if len(conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(conds, " AND ")
-}
-
 // FindingQueue implements store.Queue. It reads indexes rather than rows, and never
 // aggregates every matching finding by host: the chips' counts come from findings_chips in index
 // order; the page's groups from walking each level's matching findings newest first

@@ -15,48 +15,23 @@ import (
 
 const ruleCols = `id, name, content, created_at, updated_at, created_by, updated_by`
 
-func scanRule(row interface{ Scan(...any) error }) (store.RuleFile, error) {
+func scanRule(row scanner) (store.RuleFile, error) {
 	var r store.RuleFile
 	err := row.Scan(&r.ID, &r.Name, &r.Content, scanTime{&r.CreatedAt}, scanTime{&r.UpdatedAt}, &r.CreatedBy, &r.UpdatedBy)
 	return r, err
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 func (db *DB) listRules(ctx context.Context, q querier) ([]store.RuleFile, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+ruleCols+` FROM rule_files ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list rule files: %w", err)
-	}
-	defer rows.Close()
-	var out []store.RuleFile
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list rule files: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, "list rule files", `SELECT `+ruleCols+` FROM rule_files ORDER BY name`, nil, scanRule)
 }
 
 func (db *DB) listDisabled(ctx context.Context, q querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT rule_id FROM disabled_builtins ORDER BY rule_id`)
-	if err != nil {
-		return nil, fmt.Errorf("disabled built-in rules: %w", err)
+	out, err := queryAll(ctx, q, "disabled built-in rules", `SELECT rule_id FROM disabled_builtins ORDER BY rule_id`, nil,
+		func(r scanner) (id string, err error) { return id, r.Scan(&id) })
+	if out == nil {
+		out = []string{}
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // ListRuleFiles implements store.Rules.
@@ -174,7 +149,7 @@ func (db *DB) ChangeRules(ctx context.Context, c store.RuleChange, build store.B
 	return changed, pv, nil
 }
 
-func scanPolicy(row interface{ Scan(...any) error }, withBundle bool) (store.PolicyVersion, error) {
+func scanPolicy(row scanner, withBundle bool) (store.PolicyVersion, error) {
 	var pv store.PolicyVersion
 	var raw string
 	if err := row.Scan(&pv.Version, scanTime{&pv.CreatedAt}, &pv.CreatedBy, &pv.Comment, &raw); err != nil {
@@ -232,27 +207,7 @@ func (db *DB) ListPolicyVersions(ctx context.Context, p store.Page) ([]store.Pol
 	if before > 0 {
 		where, args = " WHERE version < ?", []any{before}
 	}
-	limit := p.Size()
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+policyCols+` FROM policy_versions`+where+` ORDER BY version DESC LIMIT ?`), append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list policy versions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.PolicyVersion
-	for rows.Next() {
-		pv, err := scanPolicy(rows, false)
-		if err != nil {
-			return nil, "", fmt.Errorf("list policy versions: %w", err)
-		}
-		out = append(out, pv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list policy versions: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = seqCursor(out[limit-1].Version)
-	}
-	return out, next, nil
+	return queryPage(ctx, db.r, "list policy versions", db.q(`SELECT `+policyCols+` FROM policy_versions`+where+` ORDER BY version DESC LIMIT ?`), args, p.Size(),
+		func(r scanner) (store.PolicyVersion, error) { return scanPolicy(r, false) },
+		func(pv store.PolicyVersion) string { return seqCursor(pv.Version) })
 }

@@ -53,5 +53,6 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	db.group = newGroupWriter(db)
 	return db, nil
 }

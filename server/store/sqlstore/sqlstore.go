@@ -35,6 +35,7 @@ type DB struct {
 	r       *sql.DB // reads (SQLite: a pool of read connections; PostgreSQL: w)
 	pgDSN   string
 	locks   *leaseLocks // SQLite job locks
+	group   *groupWriter
 }
 
 var _ store.Store = (*DB)(nil)
@@ -58,6 +59,9 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close implements store.Store.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

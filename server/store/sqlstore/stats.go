@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -130,4 +131,50 @@ func (db *DB) HostRisks(ctx context.Context, hostIDs []string) (map[string]store
 		out[hr.HostID] = hr
 	}
 	return out, rows.Err()
+}
+
+// CountNew implements store.Stats.
+func (db *DB) CountNew(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM findings WHERE status = 'new'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count new findings: %w", err)
+	}
+	return n, nil
+}
+
+// PolicyVersionsInUse implements store.Stats.
+func (db *DB) PolicyVersionsInUse(ctx context.Context) (map[int64]int, error) {
+	expr := `json_extract(health, '$.policy_version')`
+	if db.pg() {
+		expr = `(health::jsonb->>'policy_version')::bigint`
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+expr+` AS v, count(*) FROM hosts WHERE health IS NOT NULL AND health <> '' AND health <> 'null' GROUP BY v`)
+	if err != nil {
+		return nil, fmt.Errorf("policy versions in use: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var v sql.NullInt64
+		var n int
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, fmt.Errorf("policy versions in use: %w", err)
+		}
+		out[v.Int64] += n
+	}
+	return out, rows.Err()
+}
+
+// AgentQueues implements store.Stats.
+func (db *DB) AgentQueues(ctx context.Context) (int64, int64, error) {
+	items, dropped := `json_extract(health, '$.queue_items')`, `json_extract(health, '$.queue_dropped')`
+	if db.pg() {
+		items, dropped = `(health::jsonb->>'queue_items')::bigint`, `(health::jsonb->>'queue_dropped')::bigint`
+	}
+	var i, d sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT sum(`+items+`), sum(`+dropped+`) FROM hosts WHERE health IS NOT NULL AND health <> '' AND health <> 'null'`).Scan(&i, &d)
+	if err != nil {
+		return 0, 0, fmt.Errorf("agent queues: %w", err)
+	}
+	return i.Int64, d.Int64, nil
 }

@@ -9,6 +9,8 @@ ALTER TABLE findings ADD COLUMN triaged_by TEXT NOT NULL DEFAULT '';
 -- findings newest first (findings_walk) until the page has its hosts.
 CREATE INDEX findings_chips ON findings (level, status, time, host_id);
 CREATE INDEX findings_walk ON findings (level, seq, status, host_id, time);
+-- A finding's history is its audit entries.
+CREATE INDEX audit_target ON audit (target, seq);
 CREATE INDEX findings_assignee ON findings (assignee) WHERE assignee <> '';
 
 CREATE TABLE finding_comments (
