@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -90,47 +91,77 @@ func LoadPaths(paths []string, opts LoadOptions) (*Ruleset, []Problem, error) {
 			return nil, nil, fmt.Errorf("load rules from %s: %w", p, err)
 		}
 	}
-	var parsed []*sigma.File
-	var problems []Problem
-	for _, f := range files {
-		data, err := readLimited(f, opts.Limits.fileBytes())
-		if err != nil {
-			return nil, nil, fmt.Errorf("load rules: %w", err)
-		}
-		pf, errs := sigma.ParseLimited(f, data, opts.Limits.sigma())
-		parsed = append(parsed, pf)
-		for _, e := range errs {
-			problems = append(problems, problemOf(e))
-		}
+	parsed, problems, err := parseFiles(files, func(name string) (io.ReadCloser, error) { return os.Open(name) }, opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	rs, more := build(sources(parsed, opts))
 	return rs, append(problems, more...), nil
 }
 
+// parseFiles reads and parses rule files, several at a time (parsing YAML is most of loading),
+// and returns them in the order given, with their problems. A file is read no further than one
+// byte past the size limit: enough for the parser to refuse it, without holding a huge file.
+func parseFiles(names []string, open func(name string) (io.ReadCloser, error), opts LoadOptions) ([]*sigma.File, []Problem, error) {
+	type result struct {
+		file *sigma.File
+		errs []sigma.Error
+		err  error
+	}
+	results := make([]result, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				data, err := readLimited(open(names[i]))(opts.Limits.fileBytes())
+				if err != nil {
+					results[i].err = fmt.Errorf("load rules: %w", err)
+					continue
+				}
+				results[i].file, results[i].errs = sigma.ParseLimited(names[i], data, opts.Limits.sigma())
+			}
+		}()
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	parsed := make([]*sigma.File, 0, len(names))
+	var problems []Problem
+	for _, r := range results {
+		if r.err != nil {
+			return nil, nil, r.err
+		}
+		parsed = append(parsed, r.file)
+		for _, e := range r.errs {
+			problems = append(problems, problemOf(e))
+		}
+	}
+	return parsed, problems, nil
+}
+
 // LoadFS is LoadPaths over a file system (the whole tree from its root).
 func LoadFS(fsys fs.FS, opts LoadOptions) (*Ruleset, []Problem, error) {
-	var parsed []*sigma.File
-	var problems []Problem
+	var names []string
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !isRuleFile(d.Name()) {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		pf, errs := sigma.ParseLimited(path, data, opts.Limits.sigma())
-		parsed = append(parsed, pf)
-		for _, e := range errs {
-			problems = append(problems, problemOf(e))
+		if !d.IsDir() && isRuleFile(d.Name()) {
+			names = append(names, path)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("load rules: %w", err)
+	}
+	parsed, problems, err := parseFiles(names, func(name string) (io.ReadCloser, error) { return fsys.Open(name) }, opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	rs, more := build(sources(parsed, opts))
 	return rs, append(problems, more...), nil
@@ -159,15 +190,15 @@ func Merge(sets ...*Ruleset) (*Ruleset, []Problem) {
 	return build(src)
 }
 
-// readLimited reads a file, but not more than limit+1 bytes of it: enough for the parser to
-// refuse it for its size without holding a huge file in memory.
-func readLimited(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// readLimited returns a reader of an opened file that reads at most limit+1 bytes.
+func readLimited(f io.ReadCloser, err error) func(limit int) ([]byte, error) {
+	return func(limit int) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 }
 
 func isRuleFile(name string) bool {

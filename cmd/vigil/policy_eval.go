@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -70,43 +67,20 @@ docs/policy-tools.md describes the command.`,
 				defer f.Close()
 				in, name = f, events
 			}
-			bw := bufio.NewWriter(cmd.OutOrStdout())
-			defer bw.Flush()
-			enc := json.NewEncoder(bw)
-			enc.SetEscapeHTML(false)
-			var werr error
-			emit := func(f *policies.Finding) {
-				if werr == nil {
-					werr = enc.Encode(f)
-				}
-			}
-			process := func(ev *event.Event) error {
-				if ev.ID == "" {
-					ev.ID = event.NewID()
-				}
-				if ev.Time.IsZero() {
-					ev.Time = time.Now().UTC()
-				}
-				eng.Process(ev, emit)
-				return werr
-			}
+			ev := policies.NewEvaluator(eng, cmd.OutOrStdout())
 			warn := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), msg) }
 			switch format {
 			case "jsonl":
-				err = event.DecodeLines(name, in, event.DecodeOptions{Strict: strict, Warn: warn}, func(_ int, ev *event.Event) error { return process(ev) })
+				err = event.DecodeLines(name, in, event.DecodeOptions{Strict: strict, Warn: warn}, func(_ int, e *event.Event) error { return ev.Process(e) })
 			case "evtx-json":
-				err = winevent.Decode(name, in, process)
+				err = winevent.Decode(name, in, ev.Process)
 			default:
 				return fmt.Errorf("--format %q: want jsonl or evtx-json", format)
 			}
 			if err != nil {
 				return err
 			}
-			eng.Flush(emit)
-			if werr != nil {
-				return werr
-			}
-			return bw.Flush()
+			return ev.Close()
 		},
 	}
 	cmd.Flags().StringArrayVar(&rules, "rules", nil, "rule file or folder (repeatable)")

@@ -100,13 +100,27 @@ func (b *Budget) chargePrefilter(need Need, at sigma.Pos) *compileError {
 		return nil
 	}
 	_, _, _, _, total := b.limits()
-	for _, a := range need.Atoms {
-		b.prefilter += len(a.Lit)
+	for _, a := range need.Atoms() {
+		b.prefilter += a.size()
 	}
 	if b.prefilter > total {
 		return errAt(at, "over the complexity budget: the prefilter literals of the rules loaded together exceed %d bytes", total)
 	}
 	return nil
+}
+
+// tryAccel charges n bytes of an optional accelerating automaton (a litSet) to the prefilter
+// bytes, and reports whether they fit; when they do not, the caller does without.
+func (b *Budget) tryAccel(n int) bool {
+	if b == nil {
+		return true
+	}
+	_, _, _, _, total := b.limits()
+	if b.prefilter+n > total {
+		return false
+	}
+	b.prefilter += n
+	return true
 }
 
 // begin starts a detection.

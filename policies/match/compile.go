@@ -2,6 +2,8 @@ package match
 
 import (
 	"regexp/syntax"
+	"slices"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -144,6 +146,9 @@ func (cm *Compiler) item(it *sigma.Item) (node, *compileError) {
 		if !it.Keyword {
 			in.field = cm.Fields.ID(it.Field)
 		}
+		if !in.all {
+			in.fast, in.rest = newLitSet(groups, cm.Budget)
+		}
 		n = in
 	}
 	if it.Has("neq") {
@@ -190,6 +195,10 @@ type itemNode struct {
 	field  int
 	groups [][]cmp
 	all    bool
+	// fast, when set, matches the item's plain literal comparisons at once (an OR item with
+	// many values); rest are its other comparisons.
+	fast *litSet
+	rest []cmp
 }
 
 func (in *itemNode) eval(c *Ctx) bool {
@@ -204,6 +213,23 @@ func (in *itemNode) eval(c *Ctx) bool {
 		vals = e.vals
 	}
 	if len(vals) == 0 {
+		return false
+	}
+	if in.fast != nil {
+		for i := range vals {
+			v := &vals[i]
+			if v.kind == vNull || v.kind == vOther {
+				continue
+			}
+			if in.fast.match(c.folded(v)) {
+				return true
+			}
+			for _, x := range in.rest {
+				if x.match(c, v) {
+					return true
+				}
+			}
+		}
 		return false
 	}
 	for _, g := range in.groups {
@@ -310,54 +336,118 @@ func (n *fieldrefNode) pair(c *Ctx, a, b *fieldEntry) bool {
 }
 
 // Atom is one literal of a prefilter condition: it must occur in the folded value of Field (-1:
-// in any value of the event, for keywords).
+// in any value of the event, for keywords); or, when Numeric, a value of Field must be the
+// number Num (decimal or 0x text, or a number).
 type Atom struct {
-	Field int
-	Lit   string
+	Field   int
+	Lit     string
+	Numeric bool
+	Num     float64
 }
 
-// Need is a necessary condition for a match: when OK, at least one atom occurs. When not OK the
-// detection is unconstrained and is always evaluated.
+// size is what the atom costs the prefilter budget.
+func (a Atom) size() int {
+	if a.Numeric {
+		return 8
+	}
+	return len(a.Lit)
+}
+
+// Need is the prefilter's necessary condition for a match, in conjunctive normal form: when OK,
+// every clause has at least one atom that occurs in the event. When not OK the detection is
+// unconstrained and is always evaluated. An AND keeps its children's clauses (the best
+// maxClauses of them), so a rule is a candidate only when each part of it has a reason to match;
+// an OR joins its children's best clauses into one.
 type Need struct {
-	OK    bool
-	Atoms []Atom
+	OK      bool
+	Clauses [][]Atom
 }
 
 // minAtom is the shortest literal worth indexing.
 const minAtom = 2
 
-func (n Need) score() int {
-	if !n.OK {
-		return -1
-	}
-	m := 1 << 30
-	for _, a := range n.Atoms {
-		m = min(m, len(a.Lit))
-	}
-	return min(m, 24)*1024 - min(len(n.Atoms), 1023)
-}
+// maxClauses bounds the clauses of one detection (the index keeps a bit per clause).
+const maxClauses = 8
 
-func (a andNode) need() Need {
-	best := Need{}
-	for _, n := range a {
-		if x := n.need(); x.score() > best.score() {
-			best = x
+// clauseScore ranks a clause by selectivity: its shortest literal (longer is rarer, up to 24
+// bytes), then fewer atoms.
+func clauseScore(c []Atom) int {
+	m := 1 << 30
+	for _, a := range c {
+		if a.Numeric {
+			m = min(m, 8) // about as selective as an 8-byte literal
+		} else {
+			m = min(m, selectivity(a.Lit))
 		}
 	}
-	return best
+	return min(m, 24)*1024 - min(len(c), 1023)
 }
 
-func (o orNode) need() Need {
+// best returns the most selective clause.
+func (n Need) best() []Atom {
+	var b []Atom
+	for _, c := range n.Clauses {
+		if b == nil || clauseScore(c) > clauseScore(b) {
+			b = c
+		}
+	}
+	return b
+}
+
+// Atoms lists every atom of every clause.
+func (n Need) Atoms() []Atom {
+	var out []Atom
+	for _, c := range n.Clauses {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// and combines needs that must all hold.
+func and(needs []Need) Need {
 	var out Need
-	out.OK = true
-	for _, n := range o {
-		x := n.need()
+	for _, x := range needs {
+		if x.OK {
+			out.OK = true
+			out.Clauses = append(out.Clauses, x.Clauses...)
+		}
+	}
+	if len(out.Clauses) > maxClauses {
+		sort.SliceStable(out.Clauses, func(i, j int) bool { return clauseScore(out.Clauses[i]) > clauseScore(out.Clauses[j]) })
+		out.Clauses = out.Clauses[:maxClauses]
+	}
+	return out
+}
+
+// or combines needs one of which holds: the union of their best clauses.
+func or(needs []Need) Need {
+	out := Need{OK: len(needs) > 0, Clauses: [][]Atom{nil}}
+	for _, x := range needs {
 		if !x.OK {
 			return Need{}
 		}
-		out.Atoms = append(out.Atoms, x.Atoms...)
+		out.Clauses[0] = append(out.Clauses[0], x.best()...)
+	}
+	if !out.OK {
+		return Need{}
 	}
 	return out
+}
+
+func (a andNode) need() Need {
+	needs := make([]Need, len(a))
+	for i, n := range a {
+		needs[i] = n.need()
+	}
+	return and(needs)
+}
+
+func (o orNode) need() Need {
+	needs := make([]Need, len(o))
+	for i, n := range o {
+		needs[i] = n.need()
+	}
+	return or(needs)
 }
 
 func (n *notNode) need() Need      { return Need{} }
@@ -366,107 +456,212 @@ func (n *existsNode) need() Need   { return Need{} }
 func (n *fieldrefNode) need() Need { return Need{} }
 
 func (in *itemNode) need() Need {
-	var per []Need
+	per := make([]Need, 0, len(in.groups))
 	for _, g := range in.groups {
-		gn := Need{OK: true}
+		var clause []Atom
+		ok := true
 		for _, x := range g {
+			if nn, isNum := x.(interface{ numNeed() (float64, bool) }); isNum && in.field >= 0 {
+				if f, ok2 := nn.numNeed(); ok2 {
+					clause = append(clause, Atom{Field: in.field, Numeric: true, Num: f})
+					continue
+				}
+			}
 			lits := x.need()
 			if len(lits) == 0 {
-				gn = Need{}
+				ok = false
 				break
 			}
 			for _, l := range lits {
 				if len(l) < minAtom {
-					gn = Need{}
+					ok = false
 					break
 				}
-				gn.Atoms = append(gn.Atoms, Atom{Field: in.field, Lit: l[:min(len(l), maxAtomLen)]})
+				clause = append(clause, Atom{Field: in.field, Lit: l[:min(len(l), maxAtomLen)]})
 			}
-			if !gn.OK {
+			if !ok {
 				break
 			}
 		}
-		per = append(per, gn)
+		if ok {
+			per = append(per, Need{OK: true, Clauses: [][]Atom{clause}})
+		} else {
+			per = append(per, Need{})
+		}
 	}
 	if in.all {
-		best := Need{}
-		for _, x := range per {
-			if x.score() > best.score() {
-				best = x
-			}
-		}
-		return best
+		return and(per)
 	}
-	out := Need{OK: len(per) > 0}
-	for _, x := range per {
-		if !x.OK {
-			return Need{}
-		}
-		out.Atoms = append(out.Atoms, x.Atoms...)
-	}
-	return out
+	return or(per)
 }
 
 // regexpLiterals extracts literals one of which every match of the simplified regexp re
 // contains (folded), or nil.
 func regexpLiterals(re *syntax.Regexp) []string {
-	lits := required(re, 0)
-	for _, l := range lits {
-		if len(l) < minAtom {
+	return litsOf(re, 0).literals()
+}
+
+// maxExact bounds the exact sets of regexpLiterals: "[Pp]rogram[Dd]ata" is exactly one of four
+// strings (one folded), "\.[ \"']" one of three.
+const maxExact = 32
+
+// litInfo describes what a regexp node matches, for the prefilter: exactly one of the strings of
+// exact (folded), when exact is set; otherwise one of req occurs in every match (nil: nothing
+// known).
+type litInfo struct {
+	isExact bool
+	exact   []string
+	req     []string
+}
+
+var anything = litInfo{}
+
+func exactly(ss ...string) litInfo { return litInfo{isExact: true, exact: dedupe(ss)} }
+
+func dedupe(ss []string) []string {
+	slices.Sort(ss)
+	return slices.Compact(ss)
+}
+
+// literals turns the info into prefilter literals: nil when some match could contain none long
+// enough.
+func (l litInfo) literals() []string {
+	lits := l.req
+	if l.isExact {
+		lits = l.exact
+	}
+	if len(lits) == 0 {
+		return nil
+	}
+	for _, x := range lits {
+		if len(x) < minAtom {
 			return nil
 		}
 	}
 	return lits
 }
 
-func required(re *syntax.Regexp, depth int) []string {
+func litScore(lits []string) int {
+	if lits == nil {
+		return -1
+	}
+	m := 1 << 30
+	for _, x := range lits {
+		m = min(m, selectivity(x))
+	}
+	return min(m, 24)*1024 - min(len(lits), 1023)
+}
+
+func litsOf(re *syntax.Regexp, depth int) litInfo {
 	if depth > 64 {
-		return nil
+		return anything
 	}
 	switch re.Op {
 	case syntax.OpLiteral:
 		for _, r := range re.Rune {
 			if r == utf8.RuneError {
-				return nil
+				return anything
 			}
 		}
-		return []string{Fold(string(re.Rune))}
+		return exactly(Fold(string(re.Rune)))
+	case syntax.OpCharClass:
+		var ss []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1]-re.Rune[i] >= maxExact {
+				return anything
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if r == utf8.RuneError || len(ss) >= maxExact {
+					return anything
+				}
+				ss = append(ss, Fold(string(r)))
+			}
+		}
+		return exactly(ss...)
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return exactly("")
 	case syntax.OpCapture:
-		return required(re.Sub[0], depth+1)
+		return litsOf(re.Sub[0], depth+1)
+	case syntax.OpQuest:
+		sub := litsOf(re.Sub[0], depth+1)
+		if sub.isExact && len(sub.exact) < maxExact {
+			return exactly(append(sub.exact, "")...)
+		}
+		return anything
 	case syntax.OpPlus:
-		return required(re.Sub[0], depth+1)
+		return litInfo{req: litsOf(re.Sub[0], depth+1).literals()}
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return required(re.Sub[0], depth+1)
+			return litInfo{req: litsOf(re.Sub[0], depth+1).literals()}
 		}
-		return nil
+		return anything
 	case syntax.OpConcat:
+		// Runs of exact parts multiply out while small; each run, and each inexact part,
+		// offers its literals, and the most selective offer wins.
 		var best []string
-		bestScore := -1
-		for _, s := range re.Sub {
-			l := required(s, depth+1)
-			if l == nil {
+		offer := func(lits []string) {
+			if litScore(lits) > litScore(best) {
+				best = lits
+			}
+		}
+		run := []string{""}
+		allExact := true
+		for _, sub := range re.Sub {
+			x := litsOf(sub, depth+1)
+			if x.isExact && len(run)*len(x.exact) <= maxExact {
+				var next []string
+				for _, a := range run {
+					for _, b := range x.exact {
+						next = append(next, a+b)
+					}
+				}
+				run = dedupe(next)
 				continue
 			}
-			sc := 1 << 30
-			for _, x := range l {
-				sc = min(sc, len(x))
-			}
-			if sc > bestScore {
-				best, bestScore = l, sc
+			allExact = false
+			offer(litInfo{isExact: true, exact: run}.literals())
+			if x.isExact {
+				run = x.exact
+			} else {
+				run = []string{""}
+				offer(x.literals())
 			}
 		}
-		return best
+		if allExact {
+			return exactly(run...)
+		}
+		offer(litInfo{isExact: true, exact: run}.literals())
+		return litInfo{req: best}
 	case syntax.OpAlternate:
-		var out []string
-		for _, s := range re.Sub {
-			l := required(s, depth+1)
-			if l == nil {
-				return nil
+		var all []string
+		exact := true
+		for _, sub := range re.Sub {
+			x := litsOf(sub, depth+1)
+			if x.isExact && exact {
+				all = append(all, x.exact...)
+				continue
 			}
-			out = append(out, l...)
+			exact = false
+			lits := x.literals()
+			if lits == nil {
+				return anything
+			}
+			all = append(all, lits...)
 		}
-		return out
+		if exact && len(all) <= maxExact {
+			return exactly(all...)
+		}
+		// Not exact (or too many): every alternative must offer literals.
+		var req []string
+		for _, sub := range re.Sub {
+			lits := litsOf(sub, depth+1).literals()
+			if lits == nil {
+				return anything
+			}
+			req = append(req, lits...)
+		}
+		return litInfo{req: dedupe(req)}
 	}
-	return nil
+	return anything
 }

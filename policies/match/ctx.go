@@ -3,6 +3,7 @@ package match
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,16 @@ type Ctx struct {
 	kwGen  uint32
 	kwVals []scalar
 	cands  []uint64
+	// sat holds, per bucket-local rule, the prefilter clauses satisfied by the current event;
+	// touched lists the rules with a bit set (reset after each event).
+	sat     []uint8
+	touched []int32
+	// scans remembers, per automaton, the patterns found in recent field values: telemetry
+	// repeats values (image paths, companies, users, hashes of the same binary) far more than it
+	// varies them, and a map lookup costs less than a scan.
+	scans     map[*acAutomaton]*scanCache
+	scanBytes int
+	scratch   []int32
 	// names is a snapshot of ft's names, refreshed when an id is beyond it.
 	names   []string
 	recent  [8]recentBucket
@@ -450,4 +461,52 @@ func (c *Ctx) collect(dst []scalar, v any, depth int) []scalar {
 		}
 	}
 	return out
+}
+
+// scanCache maps field values to the patterns an automaton finds in them.
+type scanCache struct {
+	found map[string][]int32
+}
+
+// Bounds of the scan caches of one Ctx: values longer than maxCachedValue are always scanned;
+// the caches are all cleared when they hold maxCachedBytes bytes of values and results.
+const (
+	maxCachedValue = 512
+	maxCachedBytes = 2 << 20
+)
+
+// patternsIn returns the distinct patterns of a found in s, from the cache or by scanning. The
+// result is valid until the next call.
+func (c *Ctx) patternsIn(a *acAutomaton, s string) []int32 {
+	if len(s) > maxCachedValue {
+		c.scratch = c.scratch[:0]
+		a.scan(s, func(p int32) { c.scratch = append(c.scratch, p) })
+		return c.scratch
+	}
+	if c.scans == nil {
+		c.scans = map[*acAutomaton]*scanCache{}
+	}
+	sc := c.scans[a]
+	if sc == nil {
+		sc = &scanCache{found: map[string][]int32{}}
+		c.scans[a] = sc
+	}
+	if found, ok := sc.found[s]; ok {
+		return found
+	}
+	var found []int32
+	a.scan(s, func(p int32) {
+		if !slices.Contains(found, p) {
+			found = append(found, p)
+		}
+	})
+	if c.scanBytes >= maxCachedBytes {
+		for _, x := range c.scans {
+			clear(x.found)
+		}
+		c.scanBytes = 0
+	}
+	sc.found[strings.Clone(s)] = found
+	c.scanBytes += len(s) + 4*len(found) + 48
+	return found
 }

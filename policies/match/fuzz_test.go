@@ -70,15 +70,21 @@ func FuzzMatch(f *testing.F) {
 		c.Reset(&event.Event{Fields: map[string]any{"F": text}})
 		got := m.Match(c)
 		if got && m.Need.OK {
-			found := false
 			ftext := Fold(text)
-			for _, a := range m.Need.Atoms {
-				if strings.Contains(ftext, a.Lit) {
-					found = true
+			for _, clause := range m.Need.Clauses {
+				found := false
+				for _, a := range clause {
+					if a.Numeric {
+						if f, ok := parseNumber(text); ok && f == a.Num {
+							found = true
+						}
+					} else if strings.Contains(ftext, a.Lit) {
+						found = true
+					}
 				}
-			}
-			if !found {
-				t.Fatalf("match of %q %v on %q, but no atom of %v occurs in %q", value, mods, text, m.Need.Atoms, ftext)
+				if !found {
+					t.Fatalf("match of %q %v on %q, but no atom of clause %v occurs in %q", value, mods, text, clause, ftext)
+				}
 			}
 		}
 		if it.Has("re") {

@@ -32,15 +32,24 @@ const maxBuckets = 1024
 type bucket struct {
 	rules  []int    // rule indexes, ascending; bit i of a candidate set is rules[i]
 	always []uint64 // unconstrained rules
+	full   []uint8  // per bucket-local rule: the bit mask of all its clauses
 	fields []fieldAuto
 	kw     *fieldAuto
+	nums   []fieldNums
 	mem    int
 }
 
+// fieldNums looks up a field's numeric values: number -> the clauses it satisfies.
+type fieldNums struct {
+	field   int
+	clauses map[float64][]int32
+}
+
 type fieldAuto struct {
-	field    int
-	ac       *acAutomaton
-	patRules [][]int32 // pattern -> bucket-local rule positions
+	field int
+	ac    *acAutomaton
+	// patClauses: pattern -> the clauses it satisfies, each local rule<<3 | clause.
+	patClauses [][]int32
 }
 
 // NewIndex indexes rules; their position in the slice is the id Candidates reports.
@@ -94,41 +103,64 @@ func (ix *Index) build(cat, prod, svc string) *bucket {
 		}
 	}
 	b.always = make([]uint64, (len(b.rules)+63)/64)
+	b.full = make([]uint8, len(b.rules))
 	type acc struct {
-		pats  []string
-		index map[string]int32
-		rules [][]int32
+		pats    []string
+		index   map[string]int32
+		clauses [][]int32
 	}
 	byField := map[int]*acc{}
 	var order []int
+	nums := map[int]map[float64][]int32{}
+	var numOrder []int
 	for local, ri := range b.rules {
 		need := ix.rules[ri].Need
-		if !need.OK || len(need.Atoms) == 0 {
+		if !need.OK || len(need.Clauses) == 0 {
 			b.always[local>>6] |= 1 << (local & 63)
 			continue
 		}
-		for _, a := range need.Atoms {
-			f := byField[a.Field]
-			if f == nil {
-				f = &acc{index: map[string]int32{}}
-				byField[a.Field] = f
-				order = append(order, a.Field)
-			}
-			p, ok := f.index[a.Lit]
-			if !ok {
-				p = int32(len(f.pats))
-				f.index[a.Lit] = p
-				f.pats = append(f.pats, a.Lit)
-				f.rules = append(f.rules, nil)
-			}
-			if rs := f.rules[p]; len(rs) == 0 || rs[len(rs)-1] != int32(local) {
-				f.rules[p] = append(rs, int32(local))
+		b.full[local] = uint8(1<<len(need.Clauses) - 1)
+		for ci, clause := range need.Clauses {
+			posting := int32(local)<<3 | int32(ci)
+			for _, a := range clause {
+				if a.Numeric {
+					m := nums[a.Field]
+					if m == nil {
+						m = map[float64][]int32{}
+						nums[a.Field] = m
+						numOrder = append(numOrder, a.Field)
+					}
+					if ps := m[a.Num]; len(ps) == 0 || ps[len(ps)-1] != posting {
+						m[a.Num] = append(ps, posting)
+					}
+					continue
+				}
+				f := byField[a.Field]
+				if f == nil {
+					f = &acc{index: map[string]int32{}}
+					byField[a.Field] = f
+					order = append(order, a.Field)
+				}
+				p, ok := f.index[a.Lit]
+				if !ok {
+					p = int32(len(f.pats))
+					f.index[a.Lit] = p
+					f.pats = append(f.pats, a.Lit)
+					f.clauses = append(f.clauses, nil)
+				}
+				if ps := f.clauses[p]; len(ps) == 0 || ps[len(ps)-1] != posting {
+					f.clauses[p] = append(ps, posting)
+				}
 			}
 		}
 	}
+	for _, field := range numOrder {
+		b.nums = append(b.nums, fieldNums{field: field, clauses: nums[field]})
+		b.mem += 48 * len(nums[field])
+	}
 	for _, field := range order {
 		f := byField[field]
-		fa := fieldAuto{field: field, ac: newAutomaton(f.pats), patRules: f.rules}
+		fa := fieldAuto{field: field, ac: newAutomaton(f.pats), patClauses: f.clauses}
 		b.mem += fa.ac.memory()
 		if field < 0 {
 			b.kw = &fa
@@ -160,11 +192,20 @@ func (ix *Index) Candidates(c *Ctx, fn func(rule int)) {
 	if cap(c.cands) < n {
 		c.cands = make([]uint64, n)
 	}
-	words := c.cands[:n]
+	if cap(c.sat) < len(b.rules) {
+		c.sat = make([]uint8, len(b.rules))
+	}
+	words, sat := c.cands[:n], c.sat[:len(b.rules)]
 	copy(words, b.always)
-	mark := func(rules []int32) {
-		for _, r := range rules {
-			words[r>>6] |= 1 << (r & 63)
+	touched := c.touched[:0]
+	// A rule is a candidate once every clause of its necessary condition has an atom present.
+	mark := func(postings []int32) {
+		for _, p := range postings {
+			r := p >> 3
+			if sat[r] == 0 {
+				touched = append(touched, r)
+			}
+			sat[r] |= 1 << (p & 7)
 		}
 	}
 	for i := range b.fields {
@@ -178,15 +219,42 @@ func (ix *Index) Candidates(c *Ctx, fn func(rule int)) {
 			if v.kind == vNull || v.kind == vOther {
 				continue
 			}
-			fa.ac.scan(c.folded(v), func(p int32) { mark(fa.patRules[p]) })
+			for _, p := range c.patternsIn(fa.ac, c.folded(v)) {
+				mark(fa.patClauses[p])
+			}
+		}
+	}
+	for i := range b.nums {
+		fn := &b.nums[i]
+		e := c.field(fn.field)
+		if !e.present {
+			continue
+		}
+		for j := range e.vals {
+			v := &e.vals[j]
+			if v.kind != vNumber && v.kind != vString {
+				continue
+			}
+			if f, ok := v.number(); ok {
+				mark(fn.clauses[f])
+			}
 		}
 	}
 	if fa := b.kw; fa != nil {
 		vals := c.keywordValues()
 		for j := range vals {
-			fa.ac.scan(c.folded(&vals[j]), func(p int32) { mark(fa.patRules[p]) })
+			for _, p := range c.patternsIn(fa.ac, c.folded(&vals[j])) {
+				mark(fa.patClauses[p])
+			}
 		}
 	}
+	for _, r := range touched {
+		if sat[r] == b.full[r] {
+			words[r>>6] |= 1 << (r & 63)
+		}
+		sat[r] = 0
+	}
+	c.touched = touched
 	for w, word := range words {
 		for word != 0 {
 			t := bits.TrailingZeros64(word)

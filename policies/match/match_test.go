@@ -2,6 +2,7 @@ package match
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -529,35 +530,64 @@ func TestConditionGrammar(t *testing.T) {
 	})
 }
 
-// TestNeed checks the prefilter's necessary conditions.
+// TestNeed checks the prefilter's necessary conditions: clauses separated by ';', the atoms of a
+// clause by '|'.
 func TestNeed(t *testing.T) {
 	cases := []struct {
 		det  string
 		ok   bool
-		lits []string
+		need string
 	}{
-		{sel("Image|endswith", "'\\Cmd.exe'"), true, []string{`\cmd.exe`}},
-		{sel("Image|endswith", "['\\a.exe', '\\bb.exe']"), true, []string{`\a.exe`, `\bb.exe`}},
-		{"  a:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n  condition: a\n", true, []string{`\cmd.exe`}},
-		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    X: 5\n  condition: a or b\n", false, nil},
-		{"  a:\n    Image|endswith: '\\cmd.exe'\n  condition: not a\n", false, nil},
-		{sel("F|re", "'abc[0-9]+defgh'"), true, []string{"defgh"}},
-		{sel("F|re", "'(?i)(foo|barbaz)'"), true, []string{"foo", "barbaz"}},
-		{sel("F|re", "'a*'"), false, nil},
-		{sel("F|windash|contains", "' -encodedcommand '"), true, []string{"encodedcommand "}},
-		{sel("F|base64offset|contains", "'http'"), true, []string{"ahr0c", "h0dh", "odhrw"}},
-		{sel("F", "4624"), false, nil},
-		{sel("F|contains|all", "['ab', 'abcdef']"), true, []string{"abcdef"}},
-		{"  kw:\n    - 'mimikatz'\n  condition: kw\n", true, []string{"mimikatz"}},
+		{sel("Image|endswith", "'\\Cmd.exe'"), true, `\cmd.exe`},
+		{sel("Image|endswith", "['\\a.exe', '\\bb.exe']"), true, `\a.exe|\bb.exe`},
+		// An AND keeps a clause per constrained part: both must have an atom present.
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n  condition: a\n", true, `\cmd.exe; /c `},
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    CommandLine|contains: [' /c ', ' /k ']\n  condition: a and b\n", true, `\cmd.exe; /c | /k `},
+		// An OR joins its children's best clauses.
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n  b:\n    Image|endswith: '\\pwsh.exe'\n  condition: a or b\n", true, `\cmd.exe|\pwsh.exe`},
+		// Rule numbers are looked up by value (#).
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    X: 5\n  condition: a or b\n", true, `\cmd.exe|#5`},
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    X: 5\n  condition: a and b\n", true, `\cmd.exe;#5`},
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    X|gt: 5\n  condition: a or b\n", false, ""},
+		{"  a:\n    Image|endswith: '\\cmd.exe'\n  condition: not a\n", false, ""},
+		{sel("F|re", "'abc[0-9]+defgh'"), true, "defgh"},
+		{sel("F|re", "'(?i)(foo|barbaz)'"), true, "barbaz|foo"},
+		// A literal known to be common (".exe") loses to a shorter, rarer one.
+		{sel("Image|endswith", "'g2a*.exe'"), true, "g2a"},
+		{sel("Image|endswith", "['g2a*.exe', '\\cmd.exe']"), true, `g2a|\cmd.exe`},
+		// Small classes and alternations multiply out into exact sets.
+		{sel("F|re", "'[Pp]rogram[Dd]ata'"), true, "programdata"},
+		{sel("F|re", `'\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "'']{1}'`), true, `. |."|.'`},
+		{sel("F|re", "'ab?c'"), true, "abc|ac"},
+		{sel("F|re", "'x[0-9]y'"), true, "x0y|x1y|x2y|x3y|x4y|x5y|x6y|x7y|x8y|x9y"},
+		{sel("F|re", "'x[0-9a-z]y'"), false, ""},
+		{sel("F|re", "'a*'"), false, ""},
+		{sel("F|windash|contains", "' -encodedcommand '"), true, "encodedcommand "},
+		{sel("F|base64offset|contains", "'http'"), true, "ahr0c|h0dh|odhrw"},
+		{sel("F", "4624"), true, "#4624"},
+		{sel("F", "0x17"), true, "#23"},
+		{sel("F", "[4624, '4625']"), true, "#4624|4625"},
+		{sel("F|contains", "4624"), true, "4624"},
+		{sel("F|contains|all", "['ab', 'abcdef']"), true, "ab;abcdef"},
+		{sel("F|contains|all", "['a', 'abcdef']"), true, "abcdef"},
+		{"  kw:\n    - 'mimikatz'\n  condition: kw\n", true, "mimikatz"},
 	}
 	for _, tc := range cases {
 		m, _ := mustCompile(t, tc.det)
-		var lits []string
-		for _, a := range m.Need.Atoms {
-			lits = append(lits, a.Lit)
+		var clauses []string
+		for _, c := range m.Need.Clauses {
+			var lits []string
+			for _, a := range c {
+				if a.Numeric {
+					lits = append(lits, fmt.Sprintf("#%g", a.Num))
+				} else {
+					lits = append(lits, a.Lit)
+				}
+			}
+			clauses = append(clauses, strings.Join(lits, "|"))
 		}
-		if m.Need.OK != tc.ok || strings.Join(lits, "|") != strings.Join(tc.lits, "|") {
-			t.Errorf("%q: need %v %q, want %v %q", tc.det, m.Need.OK, lits, tc.ok, tc.lits)
+		if got := strings.Join(clauses, ";"); m.Need.OK != tc.ok || got != tc.need {
+			t.Errorf("%q: need %v %q, want %v %q", tc.det, m.Need.OK, got, tc.ok, tc.need)
 		}
 	}
 }

@@ -390,9 +390,32 @@ func isBoundary(s string, i int) bool {
 func (p pat) longestLiteral() string {
 	best := ""
 	for _, t := range p {
-		if t.kind == tkLit && len(t.lit) > len(best) {
-			best = t.lit
+		if t.kind != tkLit {
+			continue
+		}
+		if l := Fold(t.lit); selectivity(l) > selectivity(best) || selectivity(l) == selectivity(best) && len(l) > len(best) {
+			best = l
 		}
 	}
-	return Fold(best)
+	return best
+}
+
+// commonLiterals occur in most endpoint events, so they select nothing: a pattern such as
+// 'g2a*.exe' is better indexed by "g2a" than by ".exe".
+var commonLiterals = map[string]bool{
+	".exe": true, ".dll": true, "exe": true, "dll": true, `c:\`: true, `:\`: true, `\windows\`: true,
+	`c:\windows\`: true, `c:\windows`: true, `\windows`: true, `windows\`: true, `\system32\`: true,
+	`\system32`: true, `system32\`: true, "system32": true, "windows": true, `c:\windows\system32\`: true,
+	`\program files`: true, "program files": true, `c:\program files`: true, `c:\users\`: true,
+	`\users\`: true, "microsoft": true, "microsoft corporation": true, "true": true, "false": true,
+	"/usr/bin/": true, "/usr/": true, "/bin/": true,
+}
+
+// selectivity is how much a prefilter literal narrows events down: its length, but 1 for a
+// literal known to be common.
+func selectivity(lit string) int {
+	if commonLiterals[lit] {
+		return 1
+	}
+	return len(lit)
 }

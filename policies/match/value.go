@@ -82,6 +82,14 @@ func exactEqual(a, b string) bool {
 
 func (n *numCmp) need() []string { return nil }
 
+// numNeed is the number the prefilter can look an event value up by: a match means the texts
+// are equal (so, both parsing alike, the numbers too) or the numbers are. Only a rule text that
+// parseNumber reads qualifies (not "1_000", whose text could equal an event's unparsed one).
+func (n *numCmp) numNeed() (float64, bool) {
+	f, ok := parseNumber(n.text)
+	return f, ok && n.ok && f == n.f
+}
+
 // boolCmp is a rule boolean: an event boolean, or the text "true"/"false" in any case.
 type boolCmp struct{ b bool }
 

@@ -139,6 +139,9 @@ func decodeChunk(data []byte) (node *yaml.Node, err error) {
 			node, err = nil, fmt.Errorf("YAML decoder failed: %v", r)
 		}
 	}()
+	if node, err := fastYAML(data); err != errSlowPath {
+		return node, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
