@@ -51,7 +51,10 @@ type Config struct {
 	ApplyRetention func(map[string]int) error
 	// Retention is the retention in force when none was saved.
 	Retention map[string]int
-	Now       func() time.Time
+	// ForgetTokens drops the API tokens matching from the server's token cache, so that a
+	// token revoked, or a user disabled or given another role, is refused at once (nil: none).
+	ForgetTokens func(match func(auth.Principal) bool)
+	Now          func() time.Time
 }
 
 // UI is the web UI's handler.
