@@ -15,5 +15,7 @@
 //
 // The package's non-test files are the harness the scenarios share: the binary, a server and
 // its admin client, agents with their own machine ids, state and watched roots, network
-// namespaces joined by a bridge, and alert receivers.
+// namespaces joined by a bridge, and alert receivers. capacity.sh (not run in CI) finds how
+// many simulated agents one server holds at a check-in p99 under 100 ms with `vigil loadgen`,
+// on SQLite, on PostgreSQL and with two replicas on one PostgreSQL.
 package e2e

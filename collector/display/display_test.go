@@ -424,8 +424,9 @@ func TestSystemProfiler(t *testing.T) {
 	}
 	// JSON that is not system_profiler's (another data type, an empty object) is an error, not
 	// "no displays"; a Mac without displays still has the array.
-	for _, js := range []string{`{}`, `{"SPUSBDataType":[]}`, `[]`} {
-		if ds, err := DisplaysFromSystemProfiler([]byte(js)); err == nil || !strings.Contains(err.Error(), "not system_profiler") {
+	for _, js := range []string{`{}`, `{"SPUSBDataType":[]}`, `[]`, `"x"`, `{"SPDisplaysDataType":{}}`, `{"SPDisplaysDataType":[{"spdisplays_ndrvs":7}]}`} {
+		if ds, err := DisplaysFromSystemProfiler([]byte(js)); err == nil || !strings.Contains(err.Error(), "not system_profiler") ||
+			strings.Contains(err.Error(), "struct") || strings.Contains(err.Error(), "interface") {
 			t.Errorf("%s: %v %v", js, ds, err)
 		}
 	}

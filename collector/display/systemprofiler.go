@@ -20,8 +20,16 @@ func DisplaysFromSystemProfiler(raw []byte) ([]Display, error) {
 			Displays []map[string]any `json:"spdisplays_ndrvs"`
 		} `json:"SPDisplaysDataType"`
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("a JSON %s, not an object: not system_profiler SPDisplaysDataType -json output", te.Value)
+		}
 		return nil, fmt.Errorf("system_profiler JSON: %w", err)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("SPDisplaysDataType: %s: not system_profiler SPDisplaysDataType -json output", jsonShape(err))
 	}
 	if doc.SP == nil {
 		return nil, errors.New("no SPDisplaysDataType array: not system_profiler SPDisplaysDataType -json output")
@@ -71,4 +79,17 @@ func DisplaysFromSystemProfiler(raw []byte) ([]Display, error) {
 		}
 	}
 	return out, nil
+}
+
+// jsonShape says what a decoding error found in the schema's words (the field and the JSON type),
+// never naming Go types.
+func jsonShape(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %s is a JSON %s", te.Field, te.Value)
+		}
+		return "a JSON " + te.Value
+	}
+	return err.Error()
 }

@@ -47,7 +47,8 @@ type Config struct {
 	// input methods) on any OS, with product "windows".
 	RegistryExport string
 	// Command runs OS commands (nmcli, ip, route, arp, ipconfig, netsh...); nil runs them for
-	// real with a 10 s timeout. NoCommands disables them (fixture trees).
+	// real with a 10 s timeout, on the live system only: when a root or RegistryExport is set,
+	// nothing is run unless Command is given. NoCommands disables them.
 	Command    CommandRunner
 	NoCommands bool
 	// Interval between inventory polls (default 5 min); an event is emitted only on change.
@@ -276,6 +277,10 @@ func (s *Source) live() bool {
 func (s *Source) run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	if s.cfg.NoCommands {
 		return nil, errors.New("commands disabled")
+	}
+	if s.cfg.Command == nil && !s.live() {
+		// A command reports on this machine, not on the fixture tree being read.
+		return nil, errors.New("commands are not run when reading a fixture tree")
 	}
 	if s.cfg.Command != nil {
 		return s.cfg.Command(ctx, name, args...)

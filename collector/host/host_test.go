@@ -308,3 +308,26 @@ func TestRootsConfineReading(t *testing.T) {
 		t.Errorf("OsVersion %q (%v)", inv.OsVersion, err)
 	}
 }
+
+// Reading a fixture tree runs no command: nmcli would report this machine's Wi-Fi, not the
+// tree's.
+func TestFixtureRunsNoCommand(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Linux inventory is gathered on Linux")
+	}
+	bin := t.TempDir()
+	write(t, bin, "nmcli", "#!/bin/sh\necho 'yes:Live Net:AA\\:BB\\:CC\\:DD\\:EE\\:FF:wlan0'\n")
+	if err := os.Chmod(filepath.Join(bin, "nmcli"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cfg := fixtureHost(t)
+	cfg.Command = nil
+	inv, err := New(cfg).Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.WifiSsid != "" {
+		t.Errorf("WifiSsid %q came from a command run on this machine", inv.WifiSsid)
+	}
+}

@@ -25,6 +25,8 @@ type Config struct {
 	// ProcRoot is the Linux procfs root (default "/proc"): socket tables in <root>/net and
 	// their owners through <root>/<pid>/fd.
 	ProcRoot string
+	// EtcRoot stands for /etc, for the owners' user names (see process.Config.EtcRoot).
+	EtcRoot string
 	// Interval is the polling period (default DefaultInterval).
 	Interval time.Duration
 	// NoUDP leaves UDP sockets out.
@@ -95,7 +97,7 @@ func New(cfg Config) *Source {
 	s := &Source{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		resolver: process.NewResolver(cfg.ProcRoot),
+		resolver: process.NewResolver(process.Config{ProcRoot: cfg.ProcRoot, EtcRoot: cfg.EtcRoot}),
 		tracker:  newTracker(),
 	}
 	s.list = newSocketLister(s)

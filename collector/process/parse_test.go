@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vigilhq/vigil/internal/event"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -84,7 +87,7 @@ func TestProcfsFixture(t *testing.T) {
 		t.Skip("procfs fixtures use symlinks")
 	}
 	root := t.TempDir()
-	bin := filepath.Join(t.TempDir(), "opt", "AnyDesk", "anydesk")
+	bin := filepath.Join(root, "opt", "AnyDesk", "anydesk") // inside the fixture: it is hashed
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +103,13 @@ func TestProcfsFixture(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "self"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	fs := procfs{root: root, maxCmd: 12, users: newUserCache()}
+	etc := t.TempDir()
+	if err := os.WriteFile(filepath.Join(etc, "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := procfs{root: root, maxCmd: 12, users: newUserCache(passwdLookup(filepath.Join(etc, "passwd"))), plain: true}
 	pids, err := fs.pids()
-	if err != nil || len(pids) != 6 {
+	if err != nil || len(pids) != 6 { // 1-5, 100; opt and self are not processes
 		t.Fatalf("pids = %v, %v", pids, err)
 	}
 	info, exePath, err := fs.read(100)
@@ -112,8 +119,8 @@ func TestProcfsFixture(t *testing.T) {
 	if info.Image != bin || info.CurrentDirectory != "/home/alice" || info.PPID != 1 || info.CommandLine != "anydesk --tr" || exePath != filepath.Join(root, "100", "exe") {
 		t.Errorf("read 100 = %+v exe %q (command line capped at 12 bytes)", info, exePath)
 	}
-	if info.User != "root" && info.User != "0" {
-		t.Errorf("user = %q", info.User)
+	if info.User != "root" {
+		t.Errorf("user = %q, want root from the etc root's passwd", info.User)
 	}
 	// exe unreadable: an absolute argv[0] stands in, and is not opened for hashing.
 	info, exePath, err = fs.read(1)
@@ -283,4 +290,55 @@ func FuzzParseProcArgs2(f *testing.F) {
 			t.Fatalf("cmd %d bytes over cap %d", len(cmd), max)
 		}
 	})
+}
+
+// A fixture tree is an ordinary folder: nothing outside it is read. An exe link that leaves it
+// is not followed for hashing, and user ids are not looked up in this machine's user database.
+func TestFixtureReadsNothingOutside(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("procfs fixtures use symlinks")
+	}
+	root := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "sshd")
+	insideBin := filepath.Join(root, "usr", "bin", "x11vnc")
+	for _, p := range []string{outside, insideBin} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("\x7fELF "+p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeProc(t, root, "10", "Name:\tsshd\nPPid:\t1\nUid:\t0\t0\t0\t0\n", "sshd\x00", outside, "/")
+	writeProc(t, root, "11", "Name:\tx11vnc\nPPid:\t1\nUid:\t0\t0\t0\t0\n", "x11vnc\x00", insideBin, "/")
+	s := New(Config{ProcRoot: root})
+	evs := map[int]map[string]any{}
+	err := s.Snapshot(context.Background(), func(e *event.Event) { evs[e.Fields["ProcessId"].(int)] = e.Fields })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("procfs is read on Linux")
+	}
+	if f := evs[10]; f == nil || f["Image"] != outside || f["Hashes"] != nil {
+		t.Errorf("exe link out of the root: %v (must not be hashed)", f)
+	}
+	if f := evs[11]; f == nil || f["Hashes"] == nil {
+		t.Errorf("exe link inside the root: %v (must be hashed)", f)
+	}
+	if f := evs[10]; f["User"] != "0" {
+		t.Errorf("User %v: a fixture's uid 0 is not this machine's root", f["User"])
+	}
+	etc := t.TempDir()
+	if err := os.WriteFile(filepath.Join(etc, "passwd"), []byte("# users\ndaemon:x:1:1::/:/bin/false\nalice:x:0:0::/home/alice:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = New(Config{ProcRoot: root, EtcRoot: etc})
+	clear(evs)
+	if err := s.Snapshot(context.Background(), func(e *event.Event) { evs[e.Fields["ProcessId"].(int)] = e.Fields }); err != nil {
+		t.Fatal(err)
+	}
+	if evs[10]["User"] != "alice" {
+		t.Errorf("User %v, want alice from the etc root's passwd", evs[10]["User"])
+	}
 }

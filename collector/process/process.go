@@ -21,6 +21,9 @@ type Config struct {
 	// ProcRoot is the Linux procfs root (default "/proc"). The kernel connector reports process
 	// ids only; the details are read from here.
 	ProcRoot string
+	// EtcRoot stands for /etc: user names come from EtcRoot/passwd. Unset, they come from the
+	// system's user database when ProcRoot is /proc, and a fixture tree's user ids stay numbers.
+	EtcRoot string
 	// Poll forces the polling path on Linux instead of the kernel connector.
 	Poll bool
 	// PollInterval is the polling period (default DefaultPollInterval).
@@ -78,7 +81,7 @@ func New(cfg Config) *Source {
 		log:     cfg.Logger,
 		hasher:  pacedHasher(cfg),
 		exeinfo: exeinfo.NewCache(cfg.HashCacheEntries),
-		users:   newUserCache(),
+		users:   newUserCache(userLookup(cfg)),
 	}
 	s.mode.Store(ModeNone)
 	return s

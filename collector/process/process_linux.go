@@ -25,7 +25,14 @@ const ackTimeout = 2 * time.Second
 const sweepInterval = 5 * time.Minute
 
 func (s *Source) procfs() procfs {
-	return procfs{root: s.cfg.ProcRoot, maxCmd: s.cfg.MaxCommandLine, users: s.users}
+	return procfs{root: s.cfg.ProcRoot, maxCmd: s.cfg.MaxCommandLine, users: s.users, plain: !isProcMount(s.cfg.ProcRoot)}
+}
+
+// isProcMount tells whether dir is a mounted procfs (the live /proc, or a host's /proc mounted
+// into a container), whose exe links reach the executables themselves.
+func isProcMount(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
 
 func (s *Source) newLinuxPoller() *poller {

@@ -114,6 +114,10 @@ type procfs struct {
 	root   string
 	maxCmd int
 	users  *userCache
+	// plain: root is an ordinary folder (a fixture tree), not a mounted procfs. Its exe links
+	// are plain symlinks, so an executable is opened (hashed) only when its link stays inside
+	// root: nothing is read outside a given root.
+	plain bool
 }
 
 // errKernelThread marks kernel threads, which have no executable or command line to report.
@@ -169,7 +173,9 @@ func (fs procfs) read(pid int) (info *procInfo, exePath string, err error) {
 	info = &procInfo{PID: pid, PPID: st.PPid, CommandLine: parseCmdline(cmd), Name: st.Name}
 	if exeErr == nil {
 		info.Image = trimDeleted(image)
-		exePath = exe
+		if !fs.plain || inside(fs.root, exe) {
+			exePath = exe
+		}
 	} else if a0 := argv0(cmd); strings.HasPrefix(a0, "/") {
 		// The exe link is unreadable (not ours to read): an absolute argv[0] is the best path
 		// there is; it is not opened for hashing.
@@ -203,14 +209,86 @@ func readCapped(path string, limit int) ([]byte, error) {
 	return data, nil
 }
 
+// inside tells whether link resolves to a file below root.
+func inside(root, link string) bool {
+	r, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return false
+	}
+	t, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(r, t)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // userCache maps numeric user ids to names, remembering answers (including failures, which
 // give the number as a string) so the user database is read once per id.
 type userCache struct {
-	mu    sync.Mutex
-	names map[int]string
+	mu     sync.Mutex
+	lookup func(uid string) (string, error) // nil: ids stay numbers
+	names  map[int]string
 }
 
-func newUserCache() *userCache { return &userCache{names: make(map[int]string)} }
+func newUserCache(lookup func(uid string) (string, error)) *userCache {
+	return &userCache{lookup: lookup, names: make(map[int]string)}
+}
+
+// userLookup is where user names come from: EtcRoot/passwd when EtcRoot is set, the system's
+// user database when ProcRoot is the live /proc, nowhere otherwise (a fixture tree's user ids
+// are not this machine's).
+func userLookup(cfg Config) func(uid string) (string, error) {
+	switch {
+	case cfg.EtcRoot != "":
+		return passwdLookup(filepath.Join(cfg.EtcRoot, "passwd"))
+	case filepath.Clean(cfg.ProcRoot) == "/proc":
+		return func(uid string) (string, error) {
+			u, err := user.LookupId(uid)
+			if err != nil {
+				return "", err
+			}
+			return u.Username, nil
+		}
+	}
+	return nil
+}
+
+// maxPasswdBytes bounds what is read of a passwd file.
+const maxPasswdBytes = 4 << 20
+
+// passwdLookup reads user names from a passwd(5) file (name:password:uid:...), once.
+func passwdLookup(path string) func(uid string) (string, error) {
+	var (
+		once  sync.Once
+		names map[string]string
+		err   error
+	)
+	return func(uid string) (string, error) {
+		once.Do(func() {
+			var b []byte
+			if b, err = readCapped(path, maxPasswdBytes); err != nil {
+				return
+			}
+			names = map[string]string{}
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Split(line, ":")
+				if len(f) >= 3 && f[0] != "" && !strings.HasPrefix(f[0], "#") {
+					if _, dup := names[f[2]]; !dup {
+						names[f[2]] = f[0]
+					}
+				}
+			}
+		})
+		if err != nil {
+			return "", err
+		}
+		if n, ok := names[uid]; ok {
+			return n, nil
+		}
+		return "", fmt.Errorf("uid %s not in %s", uid, path)
+	}
+}
 
 func (c *userCache) name(uid int) string {
 	c.mu.Lock()
@@ -219,8 +297,10 @@ func (c *userCache) name(uid int) string {
 		return n
 	}
 	n := strconv.Itoa(uid)
-	if u, err := user.LookupId(n); err == nil && u.Username != "" {
-		n = u.Username
+	if c.lookup != nil {
+		if name, err := c.lookup(n); err == nil && name != "" {
+			n = name
+		}
 	}
 	if len(c.names) >= 4096 { // bounded: a hostile uid churn cannot grow it without end
 		clear(c.names)

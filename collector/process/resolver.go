@@ -23,10 +23,10 @@ type Resolver struct {
 	cache map[int]Owner
 }
 
-// NewResolver returns a Resolver reading the live system (procRoot: the Linux procfs root,
-// "" for "/proc").
-func NewResolver(procRoot string) *Resolver {
-	return &Resolver{src: New(Config{ProcRoot: procRoot}), cache: make(map[int]Owner)}
+// NewResolver returns a Resolver reading where cfg says (its ProcRoot and EtcRoot; the zero
+// Config reads the live system).
+func NewResolver(cfg Config) *Resolver {
+	return &Resolver{src: New(Config{ProcRoot: cfg.ProcRoot, EtcRoot: cfg.EtcRoot}), cache: make(map[int]Owner)}
 }
 
 // Lookup returns the owner of pid, from the cache when the pid's creation time is unchanged.

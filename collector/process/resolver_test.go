@@ -11,7 +11,7 @@ func TestResolver(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
 		t.Skip("live lookup is exercised on Linux and Windows")
 	}
-	r := NewResolver("")
+	r := NewResolver(Config{})
 	ctx := context.Background()
 	self, err := os.Executable()
 	if err != nil {
@@ -39,7 +39,7 @@ func TestResolver(t *testing.T) {
 // BenchmarkResolverHit is the cost of naming a socket's known owner: one start-time read and a
 // map lookup.
 func BenchmarkResolverHit(b *testing.B) {
-	r := NewResolver("")
+	r := NewResolver(Config{})
 	ctx := context.Background()
 	pid := os.Getpid()
 	if _, ok := r.Lookup(ctx, pid); !ok {

@@ -11,7 +11,7 @@ import (
 
 func TestPidTable(t *testing.T) {
 	root := t.TempDir()
-	bin := filepath.Join(t.TempDir(), "anydesk")
+	bin := filepath.Join(root, "anydesk") // inside the fixture tree, so it is hashed
 	if err := os.WriteFile(bin, []byte("anydesk bytes"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type Options struct {
 
 	SysfsRoot string // stands for /sys (USB devices, DRM EDIDs, block devices, network classes)
 	ProcRoot  string // stands for /proc (processes, network, mountinfo, ARP table)
-	EtcRoot   string // stands for /etc (time zone, keyboard, OS release)
+	EtcRoot   string // stands for /etc (time zone, keyboard, OS release, user names)
 	DevRoot   string // stands for /dev (volume labels)
 
 	IoregFile          string // macOS `ioreg -p IOUSB -l -w0` output (USB devices)
@@ -100,14 +100,16 @@ func New(o Options) (*Suite, error) {
 		}))
 	}
 	if on("process") {
-		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, Logger: named("process"), Pace: o.Pace}))
+		s.sources = append(s.sources, process.New(process.Config{ProcRoot: o.ProcRoot, EtcRoot: o.EtcRoot, Logger: named("process"), Pace: o.Pace}))
 	}
 	if on("imageload") {
-		s.images = imageload.New(imageload.Config{ProcRoot: o.ProcRoot, Logger: named("imageload")})
+		// The libraries a fixture tree's maps name are this machine's files, not the tree's:
+		// they are not read (hashed) when a proc root is given.
+		s.images = imageload.New(imageload.Config{ProcRoot: o.ProcRoot, NoHashes: o.ProcRoot != "", Logger: named("imageload")})
 		s.sources = append(s.sources, s.images)
 	}
 	if on("netconn") {
-		cfg := netconn.Config{ProcRoot: o.ProcRoot, Logger: named("netconn"), Pace: o.Pace}
+		cfg := netconn.Config{ProcRoot: o.ProcRoot, EtcRoot: o.EtcRoot, Logger: named("netconn"), Pace: o.Pace}
 		live := o.ProcRoot == ""
 		if live && !o.NoDNSNames {
 			s.dns = dnsnames.NewCache(0, -1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +156,46 @@ func TestLoggerNamedOnce(t *testing.T) {
 	out := buf.String()
 	if !strings.Contains(out, "vigil.host: neighbour table") || strings.Contains(out, "host.host") {
 		t.Errorf("log:\n%s", out)
+	}
+}
+
+// With a proc root, nothing outside it is read: the libraries its maps name (this machine's
+// files) are not hashed.
+func TestProcRootLibrariesNotHashed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("image loads are read from Linux procfs")
+	}
+	root := t.TempDir()
+	lib := filepath.Join(t.TempDir(), "libvncserver.so.1")
+	bin := filepath.Join(root, "x11vnc")
+	for _, p := range []string{lib, bin} {
+		if err := os.WriteFile(p, []byte("\x7fELF"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root, "10")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(dir, "exe")); err != nil {
+		t.Fatal(err)
+	}
+	maps := "7f0000000000-7f0000001000 r-xp 00000000 08:01 42 " + lib + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "maps"), []byte(maps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Only: []string{"imageload"}, ProcRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*collector.Event
+	if err := s.Snapshot(context.Background(), func(e *collector.Event) { got = append(got, e) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Fields["ImageLoaded"] != lib {
+		t.Fatalf("events %v", got)
+	}
+	if h, ok := got[0].Fields["Hashes"]; ok {
+		t.Errorf("Hashes %v: a file outside the proc root was read", h)
 	}
 }

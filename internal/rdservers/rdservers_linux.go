@@ -1,6 +1,7 @@
 package rdservers
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -220,21 +222,41 @@ func Xtigervnc(t testing.TB, exe string, port int, localhost bool) (*Proc, int) 
 	return p, d
 }
 
-// Xvfb starts a virtual X display for x11vnc and returns its number.
+// Xvfb starts a virtual X display for x11vnc and returns its number once the server accepts
+// connections: Xvfb picks a free display itself and writes its number to -displayfd when it is
+// ready (its socket file appears earlier, and a client started then fails to open the display).
 func Xvfb(t testing.TB) int {
 	t.Helper()
 	exe := Need(t, "Xvfb")
-	d := Display(t)
-	p := Start(t, exe, ":"+strconv.Itoa(d), "-screen", "0", "640x480x24", "-nolisten", "tcp")
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", d)); err == nil {
-			return d
-		}
-		time.Sleep(50 * time.Millisecond)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatalf("Xvfb: %v", err)
 	}
-	t.Fatalf("Xvfb :%d did not start\n%s", d, p.Output())
-	return 0
+	defer r.Close()
+	cmd := exec.Command(exe, "-displayfd", "3", "-screen", "0", "640x480x24", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	p := StartCmd(t, cmd)
+	w.Close()
+	type result struct {
+		line string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		got <- result{line, err}
+	}()
+	select {
+	case res := <-got:
+		d, err := strconv.Atoi(strings.TrimSpace(res.line))
+		if err != nil {
+			t.Fatalf("Xvfb did not start (display %q: %v, %v)\n%s", res.line, err, res.err, p.Output())
+		}
+		return d
+	case <-time.After(30 * time.Second):
+		t.Fatalf("Xvfb did not start within 30 s\n%s", p.Output())
+		return 0
+	}
 }
 
 // Websockify starts websockify listening on listen, forwarding to target.
