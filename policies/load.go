@@ -84,15 +84,7 @@ func LoadPaths(paths []string, opts LoadOptions) (*Ruleset, []Problem, error) {
 				found(p) // a file named on its own is read whatever its name
 				continue
 			}
-			err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if !d.IsDir() && isRuleFile(d.Name()) {
-					found(path)
-				}
-				return nil
-			})
+			err := filepath.WalkDir(p, ruleFileWalker(found))
 			if err != nil {
 				return fmt.Errorf("load rules from %s: %w", p, err)
 			}
@@ -194,21 +186,26 @@ func parseFiles(walk func(found func(name string)) error, open func(name string)
 // LoadFS is LoadPaths over a file system (the whole tree from its root).
 func LoadFS(fsys fs.FS, opts LoadOptions) (*Ruleset, []Problem, error) {
 	walk := func(found func(name string)) error {
-		err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && isRuleFile(d.Name()) {
-				found(path)
-			}
-			return nil
-		})
+		err := fs.WalkDir(fsys, ".", ruleFileWalker(found))
 		if err != nil {
 			return fmt.Errorf("load rules: %w", err)
 		}
 		return nil
 	}
 	return loadParsed(walk, func(name string) (io.ReadCloser, error) { return fsys.Open(name) }, opts)
+}
+
+// ruleFileWalker is a WalkDir function handing found each rule file (isRuleFile) it passes.
+func ruleFileWalker(found func(name string)) fs.WalkDirFunc {
+	return func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isRuleFile(d.Name()) {
+			found(path)
+		}
+		return nil
+	}
 }
 
 // ParseBytes loads one rule file's content; name is used in problems.
