@@ -416,6 +416,7 @@ func (a *agent) run(ctx context.Context) error {
 	goFn(restCtx, a.checkin)
 	goFn(restCtx, a.policyLoop)
 	goFn(restCtx, a.statusLoop)
+	goFn(restCtx, a.settleMemory)
 	goFn(restCtx, a.up.loop)
 	if a.cfg.UpgradeTrial {
 		goFn(restCtx, a.up.trial)

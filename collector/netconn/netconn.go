@@ -2,6 +2,7 @@ package netconn
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"os"
 	"sync"
@@ -71,6 +72,7 @@ const changeFollowUps = 2
 type tracker struct {
 	seen map[connKey]bool
 	live map[connKey]bool // scratch, reused per poll
+	peak int              // the most connections live was sized for
 	// rd holds the remote-desktop protocol of each live TCP listener that serves one, by its
 	// local address ("" for a wildcard bind) and port.
 	rd map[portKey]string
@@ -110,13 +112,13 @@ func (s *Source) Name() string { return "netconn" }
 // Snapshot reports every current connection and listening socket. It does not change what Run
 // has reported.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	return s.poll(ctx, emit, newTracker())
+	return s.poll(ctx, emit, newTracker(), true)
 }
 
 // Run reports the current sockets, then each new one every Interval until ctx ends. Closed
 // sockets are forgotten, so a reconnect is reported again.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	if err := s.poll(ctx, emit, s.tracker); err != nil {
+	if err := s.poll(ctx, emit, s.tracker, true); err != nil {
 		return err
 	}
 	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
@@ -147,18 +149,28 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		loop.Watch = func(context.Context) (<-chan struct{}, error) { return notify, nil }
 	}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
-		err := s.poll(ctx, emit, s.tracker)
+		err := s.poll(ctx, emit, s.tracker, false)
 		return followUps.Add(-1) >= 0, err
 	})
 }
 
-// poll lists sockets once and emits the ones tr has not seen in its previous poll.
-func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) error {
+// poll lists sockets once and emits the ones tr has not seen in its previous poll; initial marks
+// them Snapshot (open when the source started).
+func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker, initial bool) error {
 	socks, err := s.list(ctx)
 	if err != nil {
 		return err
 	}
 	conns := classify(socks, s.cfg.IgnoreLoopback)
+	if len(conns) > tr.peak {
+		tr.peak = len(conns)
+	} else if tr.peak > 1024 && len(conns) < tr.peak/8 {
+		// Back to a fraction of a peak (a load test's sockets): Go maps keep their size.
+		tr.live, tr.peak = make(map[connKey]bool, len(conns)), len(conns)
+		seen := make(map[connKey]bool, len(conns))
+		maps.Copy(seen, tr.seen)
+		tr.seen = seen
+	}
 	clear(tr.live)
 	pids := make(map[int]bool)
 	var fresh []*conn
@@ -196,6 +208,9 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 		f := c.fields(owner)
 		if p := tr.protocolOf(c); p != "" {
 			f["RemoteDesktopProtocol"] = p
+		}
+		if initial {
+			f["Snapshot"] = true
 		}
 		if c.initiated && s.cfg.Hostnames != nil {
 			if name, ok := s.cfg.Hostnames(c.RemoteIP); ok {
