@@ -119,7 +119,7 @@ func newAgent(cfg Config) (*agent, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	var errs []string
-	for _, p := range problems {
+	for _, p := range append(problems, policies.UnrankedFindings(rs)...) {
 		if p.Warning {
 			log.Warn("rule warning", "problem", p.Error())
 			continue

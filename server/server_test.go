@@ -302,10 +302,14 @@ func TestFirstStartFilesAndBanner(t *testing.T) {
 	want := "vigil agent run --server " + srv.URL() + " --enroll-secret vge_from-the-environment --ca-pin " + srv.CAFingerprint()
 	var out bytes.Buffer
 	srv.PrintFirstStart(&out)
-	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint()} {
+	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint(), "password is also kept in " + filepath.Join(srv.cfg.DataDir, AdminPasswordFile)} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("banner lacks %q:\n%s", s, out.String())
 		}
+	}
+	// The configured enroll secret is in no file, and the banner says none.
+	if _, err := os.Stat(filepath.Join(srv.cfg.DataDir, EnrollSecretFile)); !os.IsNotExist(err) || strings.Contains(out.String(), "secret is kept in") {
+		t.Errorf("configured enroll secret: file %v; banner:\n%s", err, out.String())
 	}
 	for _, f := range []string{PolicyKeyFile, AdminPasswordFile, "tls/ca.key", "tls/server.key", DBFile} {
 		st, err := os.Stat(filepath.Join(srv.cfg.DataDir, f))
