@@ -76,3 +76,19 @@ func TestRedirectsStayLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleFormRefusals: a rule file the policy service refuses for its name or size is a 400
+// saying why, not a server error.
+func TestRuleFormRefusals(t *testing.T) {
+	tu := newTestUI(t, "")
+	for name, form := range map[string]url.Values{
+		"name outside the folder": {"name": {"../x.yml"}, "content": {"title: x"}},
+		"not a .yml name":         {"name": {"x.txt"}, "content": {"title: x"}},
+		"empty file":              {"name": {"x.yml"}, "content": {""}},
+	} {
+		w := tu.request("POST", "/rules/new", auth.RoleAdmin, form, false)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "x.") {
+			t.Errorf("%s: %d, want 400 naming the file", name, w.Code)
+		}
+	}
+}
