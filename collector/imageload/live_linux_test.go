@@ -50,6 +50,22 @@ func (c *collect) libsOf(t *testing.T, pid int) (image string, libs []string) {
 	return "", nil
 }
 
+// runSource runs s until the test ends, gathering its events.
+func runSource(t *testing.T, s *Source) *collect {
+	t.Helper()
+	c := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, c.emit) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return c
+}
+
 func contains(list []string, pred func(string) bool) bool {
 	for _, s := range list {
 		if pred(s) {
@@ -92,16 +108,7 @@ func TestLiveEvasions(t *testing.T) {
 	}
 
 	s := New(Config{Delay: 100 * time.Millisecond, NoHashes: true})
-	var c collect
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, c.emit) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	c := runSource(t, s)
 
 	start := func(t *testing.T, path string, args ...string) *exec.Cmd {
 		t.Helper()
@@ -228,16 +235,7 @@ func TestWaitsForTheLoader(t *testing.T) {
 	}
 	proc("1", other, line(other)+line("/usr/lib/x86_64-linux-gnu/libc.so.6"))
 	s := New(Config{ProcRoot: root, Delay: 10 * time.Millisecond, NoHashes: true})
-	var c collect
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, c.emit) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	c := runSource(t, s)
 	deadline := time.Now().Add(30 * time.Second)
 	for s.Stats().MapsRead == 0 {
 		if time.Now().After(deadline) {

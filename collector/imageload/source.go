@@ -133,19 +133,6 @@ func (s *Source) schedule(n notice) {
 	}
 }
 
-// NoticeEvent is Notice for a process_creation event (other events are ignored).
-func (s *Source) NoticeEvent(ev *event.Event) {
-	if ev.Category != event.ProcessCreation {
-		return
-	}
-	switch pid := ev.Fields["ProcessId"].(type) {
-	case int:
-		s.Notice(pid)
-	case int64:
-		s.Notice(int(pid))
-	}
-}
-
 // Run reports the libraries of the running processes, then of each process noticed, until ctx
 // ends.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {

@@ -20,16 +20,7 @@ func TestRemoteDesktopListenerAndSession(t *testing.T) {
 	vnc, _ := rdservers.Xtigervnc(t, "", port, true)
 	s := New(Config{Interval: 100 * time.Millisecond, Prober: rdprobe.New(rdprobe.Config{}),
 		Hostnames: func(ip string) (string, bool) { return "relay.example.net", ip == "127.0.0.1" }})
-	rec := &recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, rec.emit) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	rec := runSource(t, s)
 	wait := func(what string, match func(map[string]any) bool) map[string]any {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -69,4 +60,20 @@ func TestRemoteDesktopListenerAndSession(t *testing.T) {
 			t.Errorf("a connection other than the test's: %v", e.Fields)
 		}
 	}
+}
+
+// runSource runs s until the test ends, recording its events.
+func runSource(t *testing.T, s *Source) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec.emit) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return rec
 }

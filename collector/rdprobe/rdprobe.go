@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,8 @@ type Prober struct {
 	cfg     Config
 	limiter *rate.Limiter
 	probes  atomic.Int64
+	mu      sync.Mutex
+	open    map[netip.AddrPort]int // local ends of the open probe connections
 }
 
 // New returns a Prober.
@@ -70,7 +73,7 @@ func New(cfg Config) *Prober {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	return &Prober{cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)}
+	return &Prober{cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), open: map[netip.AddrPort]int{}}
 }
 
 // Probes reports how many probes have run.
@@ -98,12 +101,12 @@ var ErrNotLocal = errors.New("not an address of this host")
 // one of this host's interfaces. It waits for the rate limiter (ctx bounds the wait) only when
 // more than Burst probes ran within the last second.
 //
-// Two connections ask at once, so no protocol waits for another's timeout: one sends an RDP
-// X.224 Connection Request (an RDP server confirms it; a VNC server greets first whatever it
-// is sent), the other a WebSocket upgrade (a websockify or noVNC gateway answers with its VNC
-// server's greeting in its first frame). The first recognised answer decides and closes the
-// other connection; a listener that answers neither is left when both have been refused,
-// closed or Timeout ran out.
+// Two questions are asked at once, on their own connections, so no protocol waits for another's
+// timeout: an RDP X.224 Connection Request (an RDP server confirms it; a VNC server greets
+// first, whatever it is sent), and a WebSocket upgrade (a websockify or noVNC gateway answers
+// with its VNC server's greeting in its first frame). The first recognised answer decides and
+// closes the other connection; a listener that answers neither is left when both have been
+// refused, closed or Timeout ran out.
 func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error) {
 	if !isLocal(addr.Addr()) {
 		return "", fmt.Errorf("probe %s: %w", addr, ErrNotLocal)
@@ -119,22 +122,17 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 		err   error
 	}
 	answers := make(chan answer, 2)
-	for _, ask := range []func(*conn, netip.AddrPort) string{rdpOrGreeting, webSocketRFB} {
+	for _, ask := range []func(context.Context, netip.AddrPort) (string, error){p.rdpOrGreeting, p.webSocketRFB} {
 		go func() {
-			c, err := dial(ctx, addr)
-			if err != nil {
-				answers <- answer{err: err}
-				return
-			}
-			defer c.close()
-			answers <- answer{proto: ask(c, addr)}
+			proto, err := ask(ctx, addr)
+			answers <- answer{proto, err}
 		}()
 	}
 	var firstErr error
 	for range 2 {
 		a := <-answers
 		if a.proto != "" {
-			return a.proto, nil // the deferred cancel ends the other connection's wait
+			return a.proto, nil // the deferred cancel ends the other question
 		}
 		if firstErr == nil {
 			firstErr = a.err
@@ -145,47 +143,84 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 
 // rdpOrGreeting sends an RDP Connection Request at once and reads the answer: an X.224
 // Connection Confirm is RDP; an RFB greeting is a VNC server (it speaks first, before it reads
-// what the probe sent).
-func rdpOrGreeting(c *conn, _ netip.AddrPort) string {
-	if _, err := c.Write(x224Request); err != nil {
-		return ""
+// what the probe sent). A listener that closes the connection without a word may be a VNC
+// server that waits for the client first: libvncserver (x11vnc's) waits 100 ms for a WebSocket
+// handshake before it greets, and drops a client whose first bytes are something else. It is
+// asked again on a new connection, silently, for its greeting.
+func (p *Prober) rdpOrGreeting(ctx context.Context, addr netip.AddrPort) (string, error) {
+	c, err := p.dial(ctx, addr)
+	if err != nil {
+		return "", err
 	}
-	resp := readSome(c, 12)
+	var resp []byte
+	if _, err := c.Write(x224Request); err == nil {
+		resp = readSome(c, 12)
+	}
+	c.close()
 	switch {
 	case isX224Confirm(resp):
-		return RDP
+		return RDP, nil
 	case isRFBGreeting(resp):
-		return RFB
+		return RFB, nil
+	case len(resp) > 0 || ctx.Err() != nil:
+		return "", nil // another protocol, or silent until the end
 	}
-	return ""
+	if c, err = p.dial(ctx, addr); err != nil {
+		return "", nil
+	}
+	defer c.close()
+	if isRFBGreeting(readSome(c, 12)) {
+		return RFB, nil
+	}
+	return "", nil
+}
+
+// Own reports whether addr is the local end of one of the prober's open connections, so a
+// socket listing can leave the probe's own traffic out.
+func (p *Prober) Own(addr netip.AddrPort) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open[addr] > 0
 }
 
 // conn is a probe connection, closed with a reset.
 type conn struct {
 	*net.TCPConn
-	stop func() bool // ends the context watch
+	stop  func() bool // ends the context watch
+	p     *Prober
+	local netip.AddrPort
 }
 
-// dial connects to addr; the connection's reads and writes end at ctx's deadline, or at once
-// when ctx is cancelled.
-func dial(ctx context.Context, addr netip.AddrPort) (*conn, error) {
+// dial connects to addr, and counts the connection as the prober's own (Own) until it is
+// closed; its reads and writes end at ctx's deadline, or at once when ctx is cancelled.
+func (p *Prober) dial(ctx context.Context, addr netip.AddrPort) (*conn, error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", addr, err)
 	}
-	tc := c.(*net.TCPConn)
+	tc := nc.(*net.TCPConn)
+	c := &conn{TCPConn: tc, p: p, local: tc.LocalAddr().(*net.TCPAddr).AddrPort()}
+	c.local = netip.AddrPortFrom(c.local.Addr().Unmap(), c.local.Port())
+	p.mu.Lock()
+	p.open[c.local]++
+	p.mu.Unlock()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = tc.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = tc.SetDeadline(time.Unix(1, 0)) })
-	return &conn{TCPConn: tc, stop: stop}, nil
+	c.stop = context.AfterFunc(ctx, func() { _ = tc.SetDeadline(time.Unix(1, 0)) })
+	return c, nil
 }
 
 func (c *conn) close() {
 	c.stop()
 	_ = c.SetLinger(0) // reset: no TIME_WAIT socket left behind to be reported as a connection
 	_ = c.Close()
+	c.p.mu.Lock()
+	if c.p.open[c.local]--; c.p.open[c.local] <= 0 {
+		delete(c.p.open, c.local)
+	}
+	c.p.mu.Unlock()
 }
 
 // readSome reads up to n bytes, until the connection's deadline; a short read is completed by
@@ -236,11 +271,16 @@ func isX224Confirm(b []byte) bool {
 // webSocketRFB sends a WebSocket upgrade and returns WebSocketRFB when the gateway accepts it
 // and its first frame carries an RFB greeting (binary, or base64 text for the old "base64"
 // subprotocol).
-func webSocketRFB(c *conn, addr netip.AddrPort) string {
-	if isWebSocketRFB(c, addr) {
-		return WebSocketRFB
+func (p *Prober) webSocketRFB(ctx context.Context, addr netip.AddrPort) (string, error) {
+	c, err := p.dial(ctx, addr)
+	if err != nil {
+		return "", err
 	}
-	return ""
+	defer c.close()
+	if isWebSocketRFB(c, addr) {
+		return WebSocketRFB, nil
+	}
+	return "", nil
 }
 
 func isWebSocketRFB(c *conn, addr netip.AddrPort) bool {
