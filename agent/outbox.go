@@ -17,7 +17,7 @@ import (
 // outboxSize bounds the items waiting for the queue writer; beyond it an item waits up to a
 // second for room, then is dropped and counted (Health.EventsDropped), so a stalled disk never
 // stalls the collectors for long.
-const outboxSize = 4096
+const outboxSize = 1024
 
 // recentEvents is how many evidence event ids the outbox remembers having queued, so an event
 // behind several findings is queued once.

@@ -2,8 +2,7 @@
 # capacity.sh: the most simulated agents one Vigil server holds with a check-in p99 under a
 # bound (100 ms), measured with `vigil loadgen` on this machine, on SQLite, on PostgreSQL, and
 # with two server replicas on one PostgreSQL. Not run in CI: one store takes from 20 minutes to
-# over an hour. Run it as root (it raises the open-file limit: every simulated agent keeps a
-# connection) from the repository's root:
+# over an hour. Run it from the repository's root:
 #
 #   bash e2e/capacity.sh                       # sqlite, postgres and replicas, 5,000 to 30,000 agents
 #   bash e2e/capacity.sh -s sqlite -n "10000 20000 25000" -t 300
@@ -15,21 +14,34 @@
 #   -t SECONDS  steady phase, once every agent has enrolled (default 180: three check-ins each)
 #   -b MS       the p99 bound (default 100)
 #   -i SECONDS  check-in interval the server sets (default 60, the product's default)
+#   -c CONNS    connections per server the simulated agents share (default 1000; 0: one per agent,
+#               which needs an open-file limit above the agent count in both processes)
+#   -m WHOSE    the p99 that decides: probe (the round trip one agent sees; the default),
+#               generator (the fleet's round trips) or server (the server's histogram)
 #   -o FILE     where the result rows go (default: capacity-results.md in the current folder)
 #
 # PostgreSQL: $VIGIL_TEST_POSTGRES (as .ci/run exports it) or
 # postgres://vigil:vigil@127.0.0.1:5432/postgres?sslmode=disable; each trial gets a fresh
 # database, dropped after it.
 #
-# What a trial measures. Each simulated agent enrolls for real, keeps its own TLS connection,
-# checks in at the server's interval and sends one event a minute in one batch a minute (a
-# quiet laptop). Once every agent has enrolled, the server's histogram of check-in latency
+# What a trial measures. Each simulated agent enrolls for real, checks in at the server's interval and sends one event a minute in one batch a minute (a
+# quiet laptop). The agents share CONNS connections per server: a real fleet keeps one each,
+# but a process here may not open more than 20,000 files (the hard limit), so 20,000 agents
+# with a connection each fit neither in the generator nor in the server; an idle connection
+# costs the server memory (a goroutine and buffers), not CPU. Once every agent has enrolled
+# and one interval has passed, the server's histogram of check-in latency
 # (vigil_http_request_duration_seconds{op="agentCheckin"}, read from /metrics before and after
 # the steady phase) gives the server's p99: the bucket bound it falls under and the share of
-# check-ins answered within the bound. The generator's own p99 is printed beside it: it adds the
-# time the generator's thousands of connections wait for a CPU on the same two cores, so it is
-# an upper bound, not the server's figure. A count holds when the server's p99 is under the
-# bound and no request failed in the steady phase.
+# check-ins answered within the bound: the handler's time, without the time a request waits
+# for the server to read it. What an agent sees is the round trip (request sent to answer
+# read), measured twice over the same window. The probe: one more simulated agent, in its own
+# `vigil loadgen` run at a raised CPU priority (nice -10, when root), checking in every
+# 200 ms: its round trip adds TLS and the server's queueing to the handler's time, but not the
+# waits of a generator starved by its own thousands of agents, as an agent on its own laptop
+# would see it. The generator: the fleet's own check-ins (loadgen --settle), which do count
+# those waits (the generator shares the two cores with the server and the machine's other
+# users): an upper bound. A count holds when the p99 of the criterion (-m) is under the bound
+# and no request failed in the steady phase.
 set -euo pipefail
 
 stores="sqlite postgres replicas"
@@ -37,18 +49,23 @@ counts="5000 10000 15000 20000 25000 30000"
 steady=180
 bound=100
 interval=60
+conns=1000
+criterion=probe
 out="$PWD/capacity-results.md"
-while getopts "s:n:t:b:i:o:h" opt; do
+while getopts "s:n:t:b:i:c:m:o:h" opt; do
   case $opt in
     s) stores=$OPTARG ;;
     n) counts=$OPTARG ;;
     t) steady=$OPTARG ;;
     b) bound=$OPTARG ;;
     i) interval=$OPTARG ;;
+    c) conns=$OPTARG ;;
+    m) criterion=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,36p' "$0"; exit 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
   esac
 done
+case $criterion in probe | generator | server) ;; *) echo "-m: probe, generator or server, not $criterion" >&2; exit 2 ;; esac
 pg_base=${VIGIL_TEST_POSTGRES:-"postgres://vigil:vigil@127.0.0.1:5432/postgres?sslmode=disable"}
 token="vgt_capacity-admin-token-0123456789abcdef"
 secret="vge_capacity-enroll-secret-0123456789abcdef"
@@ -65,7 +82,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every simulated agent and every server-side connection is an open file.
+# Every connection is an open file, on both sides.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "building vigil..."
 go build -o "$work/vigil" ./cmd/vigil
@@ -74,6 +91,12 @@ vigil="$work/vigil"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_mb() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# The probe runs at a raised priority when it may.
+probe_nice=()
+[ "$(id -u)" = 0 ] && probe_nice=(nice -n -10)
+# field LINE NAME: the value of NAME=... in a loadgen summary line.
+field() { echo "$1" | grep -o "$2=[0-9.]*" | cut -d= -f2; }
 
 # start_server DATA PORT [DB]: starts a server and sets $started to its pid once it answers.
 start_server() {
@@ -137,14 +160,14 @@ trial() {
   load0=$(load)
   t0=$(date +%s)
   "$vigil" loadgen --server "$urls" --enroll-secret "$secret" --ca-pin "$pin" --agents "$n" --duration 90m \
-    --events-per-min 1 --batch-every 60s --machine-prefix "cap-$store-$n" >"$dir/loadgen.out" 2>"$dir/loadgen.err" &
+    --events-per-min 1 --batch-every 60s --conns "$conns" --settle "${interval}s" --machine-prefix "cap-$store-$n" >"$dir/loadgen.out" 2>"$dir/loadgen.err" &
   local lg=$!
   pids+=("$lg")
   # Enrollment: wait until every agent is in (30 minutes at most).
   while ! grep -q "agents=$n/$n " "$dir/loadgen.err" 2>/dev/null; do
     if ! kill -0 "$lg" 2>/dev/null || [ $(( $(date +%s) - t0 )) -gt 1800 ]; then
       kill -INT "$lg" 2>/dev/null || true; wait "$lg" 2>/dev/null || true
-      row "$store" "$n" "$load0" "enrollment did not finish in $(( $(date +%s) - t0 )) s: $(tail -1 "$dir/loadgen.err")" "" "" "" "" "no"
+      row "$store" "$n" "$load0" "enrollment did not finish in $(( $(date +%s) - t0 )) s: $(tail -1 "$dir/loadgen.err")" "" "" "" "" "" "no"
       return 1
     fi
     sleep 2
@@ -158,13 +181,25 @@ trial() {
   c0=$(cpu_ticks "$pid"); [ -n "$pid2" ] && c0b=$(cpu_ticks "$pid2")
   errs0=$(tail -1 "$dir/loadgen.err" | grep -o 'errors=[0-9]*' | cut -d= -f2)
   s0=$(date +%s.%N)
+  # The probe: one agent per server, checking in every 200 ms over the steady phase.
+  local nprobe=1
+  [ -n "$pid2" ] && nprobe=2
+  "${probe_nice[@]}" "$vigil" loadgen --server "$urls" --enroll-secret "$secret" --ca-pin "$pin" --agents "$nprobe" \
+    --duration "${steady}s" --checkin-every 200ms --events-per-min 1 --batch-every 60s --machine-prefix "probe-$store-$n" \
+    >"$dir/probe.out" 2>"$dir/probe.err" &
+  local pr=$!
+  pids+=("$pr")
   sleep "$steady"
+  wait "$pr" || true
   checkin_hist "https://127.0.0.1:$port" >"$dir/h1a"
   [ -n "$pid2" ] && checkin_hist "https://127.0.0.1:$port2" >"$dir/h1b"
   local c1 c1b=0 errs1 s1 secs
   c1=$(cpu_ticks "$pid"); [ -n "$pid2" ] && c1b=$(cpu_ticks "$pid2")
   errs1=$(tail -1 "$dir/loadgen.err" | grep -o 'errors=[0-9]*' | cut -d= -f2)
   s1=$(date +%s.%N)
+  local rss
+  rss=$(rss_mb "$pid")
+  [ -n "$pid2" ] && rss="$rss + $(rss_mb "$pid2")"
   kill -INT "$lg"; wait "$lg" 2>/dev/null || true
   secs=$(echo "$s1 - $s0" | bc)
   # Both replicas' histograms add up to the fleet's.
@@ -179,26 +214,40 @@ trial() {
   if [ "$p99" = none ]; then server_p99_ms="none"; else server_p99_ms="≤ $(awk -v p="$p99" 'BEGIN { printf "%g", p * 1000 }') ms"; fi
   cpu=$(awk -v t="$(( c1 - c0 + c1b - c0b ))" -v hz="$(getconf CLK_TCK)" -v s="$secs" 'BEGIN { printf "%.2f", t / hz / s }')
   line=$(tail -1 "$dir/loadgen.out")
-  gen="$(echo "$line" | grep -o 'p50_ms=[0-9.]*' | cut -d= -f2) / $(echo "$line" | grep -o 'p99_ms=[0-9.]*' | cut -d= -f2) ms"
-  if [ "$p99" = none ] || [ "$(echo "$p99 * 1000 > $bound" | bc)" = 1 ] || [ "${errs1:-0}" != "${errs0:-0}" ]; then ok="no"; fi
+  local gen50 gen99 pline probe50 probe99 probeerr
+  gen50=$(field "$line" p50_ms)
+  gen99=$(field "$line" p99_ms)
+  gen="${gen50:-none} / ${gen99:-none} ms"
+  pline=$(tail -1 "$dir/probe.out")
+  probe50=$(field "$pline" p50_ms)
+  probe99=$(field "$pline" p99_ms)
+  probeerr=$(field "$pline" errors)
+  if [ "${errs1:-0}" != "${errs0:-0}" ] || [ "${probeerr:-1}" != 0 ]; then ok="no"; fi
+  case $criterion in
+    server) if [ "$p99" = none ] || [ "$(echo "$p99 * 1000 > $bound" | bc)" = 1 ]; then ok="no"; fi ;;
+    generator) if [ -z "$gen99" ] || [ "$(echo "$gen99 >= $bound" | bc)" = 1 ]; then ok="no"; fi ;;
+    probe) if [ -z "$probe99" ] || [ "$(echo "$probe99 >= $bound" | bc)" = 1 ]; then ok="no"; fi ;;
+  esac
   row "$store" "$n" "$load0" "enrolled in ${enrolled_at} s; $total check-ins in ${secs%.*} s" "$server_p99_ms" \
-    "$(echo "$within * 100" | bc -l | xargs printf '%.1f') %" "$gen" "$cpu of a core; $(( ${errs1:-0} - ${errs0:-0} )) failed requests" "$ok"
+    "$(echo "$within * 100" | bc -l | xargs printf '%.1f') %" "${probe50:-none} / ${probe99:-none} ms (${probeerr:-?} failed)" "$gen" \
+    "$cpu of a core, ${rss} MB; $(( ${errs1:-0} - ${errs0:-0} )) failed requests" "$ok"
   kill "$pid" ${pid2:+"$pid2"} 2>/dev/null || true
   wait "$pid" ${pid2:+"$pid2"} 2>/dev/null || true
   [ "$ok" = yes ]
 }
 
-# row STORE N LOAD0 PHASE SERVER_P99 WITHIN GEN CPU OK: one Markdown row, printed and appended.
+# row STORE N LOAD0 PHASE SERVER_P99 WITHIN PROBE GEN SERVER OK: one Markdown row, printed and
+# appended.
 row() {
   local r
-  r="| $(date -u '+%Y-%m-%d %H:%M') | $1 | $2 | $3 → $(load) | $4 | $5 | $6 | $7 | $8 | $9 |"
+  r="| $(date -u '+%Y-%m-%d %H:%M') | $1 | $2 | $3 → $(load) | $4 | $5 | $6 | $7 | $8 | $9 | ${10} |"
   echo "$r"
   echo "$r" >>"$out"
 }
 
 [ -s "$out" ] || {
-  echo "| date (UTC) | store | agents | load average (start → end) | phase | server check-in p99 | within ${bound} ms | generator p50 / p99 | server CPU | holds |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| date (UTC) | store | agents | load average (start → end) | phase | server check-in p99 (handler) | within ${bound} ms | probe p50 / p99 (one agent's round trip) | generator p50 / p99 (the fleet's round trips) | server CPU, RSS | holds ($criterion p99 < ${bound} ms) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee -a "$out"
 for store in $stores; do
   good=0 bad=0

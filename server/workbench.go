@@ -92,7 +92,8 @@ func (s *Server) initUI(ctx context.Context) error {
 	}
 	u, err := ui.New(ui.Config{Store: s.wb.wb, Policy: s.policy, Triage: s.wb.triage, Forward: s.wb.forward, Metrics: s.wb.metrics, OIDC: rp,
 		Logger: s.cfg.Logger, CheckinInterval: s.cfg.CheckinInterval, ClientIP: func(r *http.Request) string { return s.api.ClientIP(r).String() },
-		InsecureCookies: s.cfg.InsecureHTTP, ApplyOffice: s.applyOffice, ApplyRetention: s.applyRetention, Retention: ret})
+		InsecureCookies: s.cfg.InsecureHTTP, ApplyOffice: s.applyOffice, ApplyRetention: s.applyRetention, Retention: ret,
+		ForgetTokens: s.auth.ForgetUserTokens})
 	if err != nil {
 		return err
 	}

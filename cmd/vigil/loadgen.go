@@ -30,8 +30,8 @@ run ends with one line on stdout:
   agents=N batches=N events=N errors=N p50_ms=X p99_ms=Y events_per_s=Z
 
 agents: agents enrolled; batches, events: acknowledged by the server; errors: failed requests
-(429 included); p50_ms, p99_ms: check-in latency once every agent has enrolled (or, when enrollments outlast
-the run, over the whole run, with a note on stderr); events_per_s: acknowledged events per second of
+(429 included); p50_ms, p99_ms: check-in latency once every agent has enrolled and --settle has passed
+(or, when enrollments outlast the run, over the whole run, with a note on stderr); events_per_s: acknowledged events per second of
 the run. Give --server several times (or comma-separated) to spread agents over replicas.
 Exit status 1 when any request failed, 2 when the run could not start.`,
 		Args: cobra.NoArgs,
@@ -72,6 +72,7 @@ Exit status 1 when any request failed, 2 when the run could not start.`,
 	f.DurationVar(&cfg.BatchEvery, "batch-every", 5*time.Second, "how often each agent sends what it gathered")
 	f.DurationVar(&cfg.CheckinEvery, "checkin-every", 0, "check-in interval (default: the server's)")
 	f.IntVar(&cfg.Conns, "conns", 0, "connections per server shared by all agents (default: one per agent)")
+	f.DurationVar(&cfg.Settle, "settle", 0, "after the last enrollment, wait this long before recording latencies")
 	f.IntVar(&cfg.EnrollConcurrency, "enroll-concurrency", 32, "enrollments in parallel")
 	f.StringVar(&cfg.MachinePrefix, "machine-prefix", "", "machine id prefix (default: random, so each run adds new hosts)")
 	_ = cmd.MarkFlagRequired("server")

@@ -2,6 +2,7 @@ package netconn
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"os"
 	"strconv"
@@ -85,6 +86,7 @@ const (
 type tracker struct {
 	seen map[connKey]bool
 	live map[connKey]bool // scratch, reused per poll
+	peak int              // the most connections live was sized for
 	// rd holds the remote-desktop protocol of each live TCP listener that serves one, by its
 	// local address ("" for a wildcard bind) and port.
 	rd map[portKey]string
@@ -144,7 +146,7 @@ func (s *Source) Notice(pid int) {
 // probes are over. It does not change what Run has reported.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
 	tr := newTracker()
-	err := s.poll(ctx, emit, tr)
+	err := s.poll(ctx, emit, tr, true)
 	tr.wg.Wait()
 	return err
 }
@@ -158,7 +160,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		<-watching
 		s.tracker.wg.Wait() // the probes end with ctx
 	}()
-	if err := s.poll(ctx, emit, s.tracker); err != nil {
+	if err := s.poll(ctx, emit, s.tracker, true); err != nil {
 		close(watching)
 		return err
 	}
@@ -196,7 +198,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		close(watching)
 	}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
-		err := s.poll(ctx, emit, s.tracker)
+		err := s.poll(ctx, emit, s.tracker, false)
 		return followUps.Add(-1) >= 0, err
 	})
 }
@@ -253,12 +255,13 @@ func (s *Source) checkListeners(ctx context.Context, emit collector.Emit) error 
 		tr.seen[c.key] = true
 		fresh = append(fresh, c)
 	}
-	s.report(ctx, emit, fresh, tr)
+	s.report(ctx, emit, fresh, tr, false)
 	return nil
 }
 
-// poll lists sockets once and emits the ones tr has not seen in its previous poll.
-func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) error {
+// poll lists sockets once and emits the ones tr has not seen in its previous poll; initial marks
+// them Snapshot (open when the source started).
+func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker, initial bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	socks, err := s.list(ctx)
@@ -266,6 +269,15 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 		return err
 	}
 	conns := classify(socks, s.cfg.IgnoreLoopback)
+	if len(conns) > tr.peak {
+		tr.peak = len(conns)
+	} else if tr.peak > 1024 && len(conns) < tr.peak/8 {
+		// Back to a fraction of a peak (a load test's sockets): Go maps keep their size.
+		tr.live, tr.peak = make(map[connKey]bool, len(conns)), len(conns)
+		seen := make(map[connKey]bool, len(conns))
+		maps.Copy(seen, tr.seen)
+		tr.seen = seen
+	}
 	probes := s.probeEnds(conns, tr)
 	clear(tr.live)
 	pids := make(map[int]bool)
@@ -296,7 +308,7 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 			delete(tr.rd, k)
 		}
 	}
-	s.report(ctx, emit, fresh, tr)
+	s.report(ctx, emit, fresh, tr, initial)
 	s.resolver.Retain(func(pid int) bool { return pids[pid] })
 	return nil
 }
@@ -335,8 +347,8 @@ func endpoint(ip string, port int) string { return ip + "|" + strconv.Itoa(port)
 
 // report emits the events of fresh sockets, after probing the new TCP listeners among them: a
 // listener's event, and those of connections to it, wait for its probe; the others go at once.
-// Called under s.mu.
-func (s *Source) report(ctx context.Context, emit collector.Emit, fresh []*conn, tr *tracker) {
+// initial marks them Snapshot. Called under s.mu.
+func (s *Source) report(ctx context.Context, emit collector.Emit, fresh []*conn, tr *tracker, initial bool) {
 	s.probe(ctx, emit, fresh, tr)
 	for _, c := range fresh {
 		var owner *process.Owner
@@ -346,6 +358,9 @@ func (s *Source) report(ctx context.Context, emit collector.Emit, fresh []*conn,
 			}
 		}
 		f := c.fields(owner)
+		if initial {
+			f["Snapshot"] = true
+		}
 		if c.initiated && s.cfg.Hostnames != nil {
 			if name, ok := s.cfg.Hostnames(c.RemoteIP); ok {
 				f["DestinationHostname"] = name

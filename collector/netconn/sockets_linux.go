@@ -10,7 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // procLister lists sockets from /proc/net on Linux without gopsutil's cost: each table is read
@@ -22,10 +25,14 @@ type procLister struct {
 	root    string
 	noUDP   bool
 	buf     []byte
+	diagBuf []byte // sock_diag answers
 	rows    []procSocket
 	owners  map[uint64]int  // socket inode -> pid (0: looked for, not found)
 	present map[uint64]bool // scratch
-	unowned map[uint64]bool // scratch
+	unowned map[uint64]bool // scratch: the inodes whose owner is looked for
+	dirents []byte          // scratch for directory entries
+	biggest int             // the biggest table read by this list
+	peak    int             // the most rows present and owners were sized for
 }
 
 // newSocketLister returns the full listing and, on the live /proc, the quick listener look.
@@ -38,17 +45,17 @@ func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), l
 }
 
 // listeners lists the TCP listeners through sock_diag, with their owners: a new listener's
-// owner is looked for first among the processes in recent (those that just started), and only
-// if it is not there among every process.
+// owner is looked for first among the processes in recent (those that just started), then
+// among every process, newest first.
 func (l *procLister) listeners(ctx context.Context, recent []int) ([]Socket, error) {
-	if l.buf == nil {
-		l.buf = make([]byte, 256<<10)
+	if l.diagBuf == nil {
+		l.diagBuf = make([]byte, 32<<10)
 	}
-	rows, err := dumpListeners(nil, l.buf)
+	rows, err := dumpListeners(nil, l.diagBuf)
 	if err != nil {
 		return nil, err
 	}
-	clear(l.unowned)
+	l.resetUnowned()
 	for i := range rows {
 		if _, ok := l.owners[rows[i].Inode]; !ok && rows[i].Inode != 0 {
 			l.unowned[rows[i].Inode] = true
@@ -66,7 +73,7 @@ func (l *procLister) listeners(ctx context.Context, recent []int) ([]Socket, err
 }
 
 func (l *procLister) list(ctx context.Context) ([]Socket, error) {
-	l.rows = l.rows[:0]
+	l.rows, l.biggest = l.rows[:0], 0
 	tables := [][2]string{{"tcp", "tcp"}, {"tcp6", "tcp"}, {"udp", "udp"}, {"udp6", "udp"}}
 	if l.noUDP {
 		tables = tables[:2]
@@ -88,8 +95,9 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	if read == 0 {
 		return nil, fmt.Errorf("no socket tables under %s/net", l.root)
 	}
+	l.shrink()
 	clear(l.present)
-	clear(l.unowned)
+	l.resetUnowned()
 	for i := range l.rows {
 		in := l.rows[i].Inode
 		l.present[in] = true
@@ -113,6 +121,32 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	return out, nil
 }
 
+// shrink lets go of the buffer and maps sized for a peak of sockets (a load test's tens of
+// thousands) once the machine is back to a fraction of it: Go maps and slices keep their size.
+func (l *procLister) shrink() {
+	if len(l.buf) > minReadBuf && l.biggest < len(l.buf)/8 {
+		l.buf = make([]byte, max(minReadBuf, 2*l.biggest))
+	}
+	n := len(l.rows)
+	if n > l.peak {
+		l.peak = n
+		return
+	}
+	if l.peak > 1024 && n < l.peak/8 {
+		l.rows = slices.Clone(l.rows)
+		l.present, l.unowned = make(map[uint64]bool, n), make(map[uint64]bool)
+		owners := make(map[uint64]int, n)
+		for in, pid := range l.owners {
+			owners[in] = pid
+		}
+		l.owners, l.peak = owners, n
+	}
+}
+
+// minReadBuf is the smallest buffer tables are read with: a laptop's tables fit; a bigger one
+// grows it, and it shrinks back when they are small again.
+const minReadBuf = 64 << 10
+
 func (l *procLister) read(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -120,7 +154,7 @@ func (l *procLister) read(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if l.buf == nil {
-		l.buf = make([]byte, 256<<10)
+		l.buf = make([]byte, minReadBuf)
 	}
 	n := 0
 	for {
@@ -130,6 +164,7 @@ func (l *procLister) read(path string) ([]byte, error) {
 		m, err := f.Read(l.buf[n:])
 		n += m
 		if err == io.EOF || (err == nil && m == 0) {
+			l.biggest = max(l.biggest, n)
 			return l.buf[:n], nil
 		}
 		if err != nil {
@@ -138,10 +173,21 @@ func (l *procLister) read(path string) ([]byte, error) {
 	}
 }
 
+// resetUnowned empties the scratch set of inodes whose owner is looked for.
+func (l *procLister) resetUnowned() {
+	if l.unowned == nil {
+		l.unowned = map[uint64]bool{}
+	}
+	clear(l.unowned)
+}
+
 // findOwners maps the socket inodes in want to the processes holding them, through
-// /proc/<pid>/fd: first those of the pids in first, then, if some are still missing, every
-// process's. Inodes still unowned afterwards (another namespace's process, a socket closed
-// meanwhile) are remembered as 0 so they do not trigger another walk. want is emptied.
+// /proc/<pid>/fd: first the pids in first (processes that just started), then every process,
+// newest first (the highest pids: a new socket mostly belongs to a process that just started),
+// stopping as soon as every inode is found, so the usual walk reads a few processes'
+// descriptors, not the machine's. Inodes still unowned after a whole walk (another namespace's
+// process, a socket closed meanwhile) are remembered as 0 so they do not trigger another one.
+// want is emptied.
 func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first []int) {
 	for _, pid := range first {
 		if len(want) == 0 {
@@ -152,14 +198,10 @@ func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first
 	if len(want) == 0 {
 		return
 	}
-	if procs, err := os.ReadDir(l.root); err == nil {
-		for _, p := range procs {
-			if ctx.Err() != nil || len(want) == 0 {
-				break
-			}
-			if pid, err := strconv.Atoi(p.Name()); err == nil {
-				l.scanFDs(pid, want)
-			}
+	if pids, err := listPids(l.root); err == nil {
+		slices.Sort(pids)
+		for i := len(pids) - 1; i >= 0 && len(want) > 0 && ctx.Err() == nil; i-- {
+			l.scanFDs(pids[i], want)
 		}
 	}
 	for in := range want {
@@ -170,21 +212,69 @@ func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first
 
 // scanFDs records pid as the owner of the sockets in want it holds, and takes them out of want.
 func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
-	dir := filepath.Join(l.root, strconv.Itoa(pid), "fd")
-	fds, err := os.ReadDir(dir)
+	fd, err := unix.Open(l.root+"/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
+	defer unix.Close(fd)
+	if l.dirents == nil {
+		l.dirents = make([]byte, 8<<10)
+	}
 	var link [64]byte
-	for _, fd := range fds {
-		target, err := os.Readlink(filepath.Join(dir, fd.Name()))
-		if err != nil || len(target) < 9 || target[:8] != "socket:[" {
-			continue
+	forEachName(fd, l.dirents, func(name []byte) {
+		n, err := unix.Readlinkat(fd, string(name), link[:])
+		if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
+			return
 		}
-		b := append(link[:0], target[8:len(target)-1]...)
-		if in, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64); err == nil && want[in] {
+		in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
+		if err == nil && want[in] {
 			l.owners[in] = pid
 			delete(want, in)
+		}
+	})
+}
+
+// listPids lists the numeric entries of a procfs root.
+func listPids(root string) ([]int, error) {
+	d, err := os.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// forEachName calls fn with the name of each entry of the open directory fd but "." and "..",
+// reading the entries into buf.
+func forEachName(fd int, buf []byte, fn func(name []byte)) {
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil || n <= 0 {
+			return
+		}
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if !(len(name) == 1 && name[0] == '.') && !(len(name) == 2 && name[0] == '.' && name[1] == '.') {
+				fn(name)
+			}
+			b = b[reclen:]
 		}
 	}
 }

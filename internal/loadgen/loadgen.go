@@ -51,6 +51,9 @@ type Config struct {
 	FindingEvery int
 	// CheckinEvery overrides the server's check-in interval (0: the server's).
 	CheckinEvery time.Duration
+	// Settle is how long after the last enrollment latencies start being recorded (0: at
+	// once), so that the first batches of the last agents to enroll do not count.
+	Settle time.Duration
 	// EnrollConcurrency bounds parallel enrollments (default 32).
 	EnrollConcurrency int
 	// Conns shares this many connections per server among the agents (0: one per agent).
@@ -97,7 +100,7 @@ func (r Result) EventsPerSec() float64 {
 }
 
 // Line is the summary line `vigil loadgen` ends with; p50/p99 are of check-ins once every agent
-// has enrolled.
+// has enrolled (and Settle has passed).
 func (r Result) Line() string {
 	return fmt.Sprintf("agents=%d batches=%d events=%d errors=%d p50_ms=%.1f p99_ms=%.1f events_per_s=%.0f",
 		r.Agents, r.Batches, r.Events, r.Errors, ms(r.CheckinP50), ms(r.CheckinP99), r.EventsPerSec())
@@ -115,14 +118,20 @@ type stats struct {
 	nBatches, nEvents, nFindings, accepted, dups, errors, nCheckins atomic.Int64
 	lastErr                                                         atomic.Value // string
 	// steady is set once every agent has enrolled (or given up): latencies are recorded from
-	// then on, so the enrollment burst does not count.
+	// then on (once settled), so the enrollment burst does not count.
 	steady atomic.Bool
+	// settled is when, in Unix nanoseconds, steady latencies start being recorded.
+	settled atomic.Int64
 }
 
 func (s *stats) record(checkin bool, d time.Duration) {
+	steady := s.steady.Load()
+	if steady && time.Now().UnixNano() < s.settled.Load() {
+		return // settling: neither early nor steady
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch steady := s.steady.Load(); {
+	switch {
 	case checkin && steady:
 		s.checkins = append(s.checkins, d)
 	case checkin:
@@ -231,6 +240,7 @@ func run(ctx context.Context, cfg Config, keepIDs bool) (Result, error) {
 			err := a.enroll(runCtx)
 			<-sem
 			if tried.Add(1) == int64(cfg.Agents) {
+				st.settled.Store(time.Now().Add(cfg.Settle).UnixNano())
 				st.steady.Store(true)
 			}
 			if err != nil {
@@ -378,6 +388,8 @@ type agent struct {
 
 var errStatus = errors.New("unexpected status")
 
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 func (a *agent) fail(err error) {
 	a.st.errors.Add(1)
 	a.st.lastErr.Store(err.Error())
@@ -392,9 +404,13 @@ func (a *agent) post(ctx context.Context, path string, body any, zip bool, out a
 	var rd io.Reader = bytes.NewReader(raw)
 	if zip {
 		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
+		// A gzip writer holds about a megabyte of state: thousands of agents share a few,
+		// or the generator spends its CPU collecting them.
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&buf)
 		_, _ = zw.Write(raw)
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		rd = &buf
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.server+path, rd)

@@ -193,7 +193,8 @@ func (s *Service) Lint(name, content string) ([]policies.Problem, error) {
 		return nil, err
 	}
 	rs, problems := policies.ParseBytes(name, []byte(content), policies.LoadOptions{})
-	_, more := policies.Merge(s.builtin, rs)
+	merged, more := policies.Merge(s.builtin, rs)
+	more = append(more, policies.UnrankedFindings(merged)...)
 	return append(problems, onlyFile(more, name)...), nil
 }
 
@@ -227,6 +228,7 @@ func (s *Service) compile(rules []store.RuleFile) (*policies.Ruleset, []policies
 		sets = append(sets, rs)
 	}
 	merged, more := policies.Merge(sets...)
+	more = append(more, policies.UnrankedFindings(merged)...) // the ingest would refuse their findings
 	return merged, errorsOnly(append(problems, more...))
 }
 

@@ -43,6 +43,9 @@ type AgentIdentity struct {
 	EgressIP string
 }
 
+// MaxTokenLookup bounds the hashes one AgentsByTokenHashes call takes.
+const MaxTokenLookup = 500
+
 // Seen is one host's coalesced activity: the newest time it was heard from, from where, and
 // its newest health report (nil: unchanged).
 type Seen struct {
@@ -71,6 +74,9 @@ type Hosts interface {
 	Enroll(ctx context.Context, e Enrollment) (h Host, created bool, err error)
 	// AgentByTokenHash resolves an agent token's hash (ErrNotFound when no host has it).
 	AgentByTokenHash(ctx context.Context, tokenHash string) (AgentIdentity, error)
+	// AgentsByTokenHashes resolves many token hashes at once (at most MaxTokenLookup): the
+	// hashes no host has are absent from the map.
+	AgentsByTokenHashes(ctx context.Context, tokenHashes []string) (map[string]AgentIdentity, error)
 	// Host returns one host.
 	Host(ctx context.Context, id string) (Host, error)
 	// ListHosts returns hosts by hostname then id, and the cursor of the next page ("" at the end).

@@ -131,6 +131,10 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, code int, next,
 // login checks a user name and password. Failures are counted per client address and per user
 // name; past the limit the form answers 429 without checking, so guessing passwords is slow.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r, MaxLoginBytes); err != nil {
+		u.formRefused(w, r, nil, err)
+		return
+	}
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := r.PostFormValue("next")
 	c, err := r.Cookie(LoginCookie)

@@ -51,7 +51,10 @@ type Config struct {
 	ApplyRetention func(map[string]int) error
 	// Retention is the retention in force when none was saved.
 	Retention map[string]int
-	Now       func() time.Time
+	// ForgetTokens drops the API tokens matching from the server's token cache, so that a
+	// token revoked, or a user disabled or given another role, is refused at once (nil: none).
+	ForgetTokens func(match func(auth.Principal) bool)
+	Now          func() time.Time
 }
 
 // UI is the web UI's handler.
@@ -244,6 +247,10 @@ func (u *UI) wrap(rt route) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet {
+			if err := readForm(w, r, MaxFormBytes); err != nil {
+				u.formRefused(w, r, c, err)
+				return
+			}
 			tok := r.Header.Get("X-CSRF-Token")
 			if tok == "" {
 				tok = r.PostFormValue("csrf")
@@ -261,6 +268,44 @@ func (u *UI) wrap(rt route) http.Handler {
 			c.audit(rt.op, r.PathValue("id"), nil)
 		}
 	})
+}
+
+// Caps of what a browser may post: a form or the editor's JSON (a rule file is at most 1 MiB,
+// and URL encoding may triple it), and the sign-in form.
+const (
+	MaxFormBytes  = 4 << 20
+	MaxLoginBytes = 64 << 10
+)
+
+// errFormTooLarge: a posted body over its cap.
+var errFormTooLarge = errors.New("the form is too large")
+
+// readForm caps r's body at limit and parses a posted form (URL-encoded or multipart; other
+// bodies, such as the editor's JSON, are left to the handler under the same cap). Nothing is
+// written to disk: the cap is below what multipart parsing keeps in memory.
+func readForm(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm() // first: ParseMultipartForm drops its error for a body that is not multipart
+	if err == nil {
+		err = r.ParseMultipartForm(limit)
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, http.ErrNotMultipart):
+		return nil
+	case errors.As(err, &mbe):
+		return fmt.Errorf("%w: over the limit of %d bytes", errFormTooLarge, limit)
+	}
+	return fmt.Errorf("the form cannot be read: %w", err)
+}
+
+// formRefused answers a form readForm refused: 413 when too large, 400 otherwise.
+func (u *UI) formRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	code := http.StatusBadRequest
+	if errors.Is(err, errFormTooLarge) {
+		code = http.StatusRequestEntityTooLarge
+	}
+	u.errorPage(w, r, c, code, "Not done", err.Error())
 }
 
 // fail renders an error as a page: 404 for what is not found, 400 for bad input, 409 for a

@@ -71,6 +71,35 @@ func (db *DB) AgentByTokenHash(ctx context.Context, hash string) (store.AgentIde
 	return a, nil
 }
 
+// AgentsByTokenHashes implements store.Hosts.
+func (db *DB) AgentsByTokenHashes(ctx context.Context, hashes []string) (map[string]store.AgentIdentity, error) {
+	out := map[string]store.AgentIdentity{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	if len(hashes) > store.MaxTokenLookup {
+		return nil, fmt.Errorf("agent tokens: %d hashes in one lookup, at most %d", len(hashes), store.MaxTokenLookup)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT token_hash, id, hostname, egress_ip FROM hosts WHERE token_hash IN `+
+		placeholders(len(hashes))), idArgs(hashes)...)
+	if err != nil {
+		return nil, fmt.Errorf("agent tokens: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		var a store.AgentIdentity
+		if err := rows.Scan(&h, &a.HostID, &a.Hostname, &a.EgressIP); err != nil {
+			return nil, fmt.Errorf("agent tokens: %w", err)
+		}
+		out[h] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("agent tokens: %w", err)
+	}
+	return out, nil
+}
+
 // Host implements store.Hosts.
 func (db *DB) Host(ctx context.Context, id string) (store.Host, error) {
 	return db.hostFrom(ctx, db.r, id)
@@ -148,20 +177,24 @@ func (db *DB) MarkSeen(ctx context.Context, seen []store.Seen) error {
 			return err
 		}
 		defer last.Close()
-		health, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET health = ?, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END WHERE id = ?`))
+		// With a health report, one statement does both (a check-in's usual case): SET reads
+		// the row as it was, so the egress address moves only with a newer last_seen.
+		both, err := tx.PrepareContext(ctx, db.q(`UPDATE hosts SET egress_ip = CASE WHEN ? = '' OR last_seen >= ? THEN egress_ip ELSE ? END,
+			last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,
+			health = ?, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END WHERE id = ?`))
 		if err != nil {
 			return err
 		}
-		defer health.Close()
+		defer both.Close()
 		for _, s := range seen {
 			t := db.ts(s.Time)
-			if _, err := last.ExecContext(ctx, t, s.EgressIP, s.EgressIP, s.HostID, t); err != nil {
-				return err
+			if len(s.Health) == 0 {
+				_, err = last.ExecContext(ctx, t, s.EgressIP, s.EgressIP, s.HostID, t)
+			} else {
+				_, err = both.ExecContext(ctx, s.EgressIP, t, s.EgressIP, t, t, string(s.Health), s.AgentVersion, s.AgentVersion, s.HostID)
 			}
-			if len(s.Health) > 0 {
-				if _, err := health.ExecContext(ctx, string(s.Health), s.AgentVersion, s.AgentVersion, s.HostID); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
 		}
 		return nil

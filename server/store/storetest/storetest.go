@@ -101,6 +101,18 @@ func testEnroll(t *testing.T, s store.Store) {
 	if _, err := s.AgentByTokenHash(ctx, "hash-a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old token after re-enrollment: %v, want ErrNotFound", err)
 	}
+	// Many at once: the live token resolves, the old one and an unknown one are absent.
+	many, err := s.AgentsByTokenHashes(ctx, []string{"hash-a", "hash-b", "nope"})
+	must(t, err)
+	if len(many) != 1 || many["hash-b"].HostID != h.ID || many["hash-b"].Hostname != "laptop-1-renamed" {
+		t.Fatalf("AgentsByTokenHashes: %+v, want only hash-b -> %s", many, h.ID)
+	}
+	if none, err := s.AgentsByTokenHashes(ctx, nil); err != nil || len(none) != 0 {
+		t.Fatalf("AgentsByTokenHashes(nil): %v, %v", none, err)
+	}
+	if _, err := s.AgentsByTokenHashes(ctx, make([]string, store.MaxTokenLookup+1)); err == nil {
+		t.Fatalf("AgentsByTokenHashes of %d hashes: no error", store.MaxTokenLookup+1)
+	}
 	if _, err := s.Host(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown host: %v", err)
 	}
@@ -176,6 +188,27 @@ func testMarkSeen(t *testing.T, s store.Store) {
 	}
 	if n, _ := s.CountHosts(ctx, store.HostFilter{SeenBefore: later}); n != 0 {
 		t.Fatalf("seen before: %d", n)
+	}
+	dropped := func(h store.Host) int {
+		var m map[string]int
+		_ = json.Unmarshal(h.Health, &m)
+		return m["queue_dropped"]
+	}
+	// An older report with health: the health is taken, the time and the address are not; a
+	// newer one moves all three.
+	must(t, s.MarkSeen(ctx, []store.Seen{{HostID: a.ID, Time: t0().Add(2 * time.Minute), EgressIP: "203.0.113.10",
+		Health: json.RawMessage(`{"queue_dropped":8}`), AgentVersion: "2.1"}}))
+	h, err = s.Host(ctx, a.ID)
+	must(t, err)
+	if !h.LastSeen.Equal(later) || h.EgressIP != "198.51.100.7" || h.AgentVersion != "2.1" || dropped(h) != 8 {
+		t.Fatalf("after an older report with health: %+v", h)
+	}
+	latest := later.Add(time.Minute)
+	must(t, s.MarkSeen(ctx, []store.Seen{{HostID: a.ID, Time: latest, EgressIP: "203.0.113.11", Health: json.RawMessage(`{"queue_dropped":9}`)}}))
+	h, err = s.Host(ctx, a.ID)
+	must(t, err)
+	if !h.LastSeen.Equal(latest) || h.EgressIP != "203.0.113.11" || h.AgentVersion != "2.1" || dropped(h) != 9 {
+		t.Fatalf("after a newer report with health: %+v", h)
 	}
 }
 
