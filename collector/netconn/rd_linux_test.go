@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vigilhq/vigil/collector/rdprobe"
+	"github.com/vigilhq/vigil/internal/event"
 	"github.com/vigilhq/vigil/internal/rdservers"
 )
 
@@ -55,15 +57,35 @@ func TestRemoteDesktopListenerAndSession(t *testing.T) {
 		t.Errorf("inbound %v: want rfb and no host name", in)
 	}
 	// The probe left no connection of its own behind to be reported.
-	for _, e := range rec.find(func(f map[string]any) bool { return f["DestinationPort"] == port && f["State"] != "LISTEN" }) {
-		if p := e.Fields["SourcePort"]; p != cport {
-			t.Errorf("a connection other than the test's: %v", e.Fields)
+	checkNoProbeConnections(t, rec.find(func(f map[string]any) bool { return f["DestinationPort"] == port }), cport)
+}
+
+// checkNoProbeConnections fails on an event among evs (a listener's and connections to it)
+// that is one end of the source's own probe connections: this process's, or the listener's end
+// of one. Other agents on this machine may probe the listener too: the listener's end of a
+// foreign probe is reported with the foreign end beside it (one listing sees both). mine is a
+// port this process connected from itself (the test's own session), or 0.
+func checkNoProbeConnections(t *testing.T, evs []*event.Event, mine int) {
+	t.Helper()
+	foreign := map[any]bool{}
+	for _, e := range evs {
+		if e.Fields["Initiated"] != true || e.Fields["SourcePort"] == mine {
+			continue
+		}
+		if e.Fields["ProcessId"] == os.Getpid() {
+			t.Errorf("this source's probe connection was reported: %v", e.Fields)
+		}
+		foreign[e.Fields["SourcePort"]] = true
+	}
+	for _, e := range evs {
+		if e.Fields["Initiated"] == false && e.Fields["State"] != "LISTEN" && e.Fields["SourcePort"] != mine && !foreign[e.Fields["SourcePort"]] {
+			t.Errorf("the listener's end of this source's probe connection was reported: %v", e.Fields)
 		}
 	}
 }
 
 // runSource runs s until the test ends, recording its events.
-func runSource(t *testing.T, s *Source) *recorder {
+func runSource(t testing.TB, s *Source) *recorder {
 	t.Helper()
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
