@@ -324,7 +324,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) 
 			code = http.StatusConflict
 		}
 		u.errorPage(w, r, c, code, "Not done", we.Message)
-	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le):
+	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le), errors.Is(err, store.ErrBadCursor):
 		u.errorPage(w, r, c, http.StatusBadRequest, "Not done", err.Error())
 	case errors.Is(err, store.ErrConflict):
 		u.errorPage(w, r, c, http.StatusConflict, "Not done", err.Error())
