@@ -195,3 +195,61 @@ func TestLiveEvasions(t *testing.T) {
 	})
 	t.Logf("stats %+v", s.Stats())
 }
+
+// The libraries of a process already running when the source starts carry Snapshot; those of a
+// process started later do not.
+func TestSnapshotMarksRunningProcesses(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	dir := t.TempDir()
+	copyExe := func(name string) string {
+		b, err := os.ReadFile(sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := exec.Command(copyExe("running-before"), "30")
+	if err := before.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = before.Process.Kill(); _ = before.Wait() }()
+	time.Sleep(200 * time.Millisecond) // mapped its libraries
+	s := New(Config{Delay: 100 * time.Millisecond})
+	c := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, c.emit) }()
+	c.libsOf(t, before.Process.Pid)
+	after := exec.Command(copyExe("started-after"), "30")
+	if err := after.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = after.Process.Kill(); _ = after.Wait() }()
+	s.Notice(after.Process.Pid)
+	c.libsOf(t, after.Process.Pid)
+	cancel()
+	<-done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.evs {
+		snap := ev.Fields["Snapshot"] == true
+		switch ev.Fields["ProcessId"] {
+		case before.Process.Pid:
+			if !snap {
+				t.Errorf("a library of the process running before the start without Snapshot: %v", ev.Fields)
+			}
+		case after.Process.Pid:
+			if snap {
+				t.Errorf("a library of the process started later marked Snapshot: %v", ev.Fields)
+			}
+		}
+	}
+}

@@ -216,6 +216,15 @@ func (s *Source) read(key uint64, events int) {
 	}
 }
 
+// snapshotEmit marks the events of a snapshot (libraries of the processes already running when
+// the source looked) with Snapshot: true.
+func snapshotEmit(emit collector.Emit) collector.Emit {
+	return func(ev *event.Event) {
+		ev.Fields["Snapshot"] = true
+		emit(ev)
+	}
+}
+
 // event builds one image_load event; signer is the module's Authenticode signer, if any.
 func (s *Source) event(pid int, image, lib, signer string) *event.Event {
 	f := map[string]any{"Image": image, "ImageLoaded": lib, "ProcessId": pid}

@@ -18,6 +18,7 @@ const maxMapsBytes = 4 << 20
 
 // Snapshot reports the libraries of every running process, once per executable.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	emit = snapshotEmit(emit)
 	d, err := os.Open(s.cfg.ProcRoot)
 	if err != nil {
 		return fmt.Errorf("imageload: list processes: %w", err)
