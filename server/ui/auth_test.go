@@ -62,7 +62,7 @@ func TestRouteTable(t *testing.T) {
 		"GET /rules": v, "POST /rules/lint": v, "POST /rules/test": v, "GET /rules/builtin/{id}": v, "GET /rules/{id}": v,
 		"GET /settings": v, "GET /settings/{tab}": v, "POST /settings/password": v, "POST /settings/tokens": v,
 		"POST /settings/tokens/{id}/revoke": v,
-		"POST /findings/bulk": an, "POST /findings/{id}/triage": an, "POST /suppressions": an, "POST /suppressions/{id}/delete": an,
+		"POST /findings/bulk":               an, "POST /findings/{id}/triage": an, "POST /suppressions": an, "POST /suppressions/{id}/delete": an,
 		"GET /rules/new": ad, "POST /rules/new": ad, "POST /rules/builtin/{id}/disable": ad, "POST /rules/builtin/{id}/enable": ad,
 		"POST /rules/{id}": ad, "POST /rules/{id}/delete": ad, "GET /audit": ad,
 		"POST /settings/users": ad, "POST /settings/users/{id}": ad, "POST /settings/enroll": ad, "POST /settings/enroll/{id}/revoke": ad,
