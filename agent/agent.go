@@ -143,7 +143,7 @@ func newAgent(cfg Config) (*agent, error) {
 	pace := &collector.Pace{}
 	a.limits = newLimiter(cfg.CPUBudget, int64(cfg.RSSBudgetMB)<<20, pace, log.Named("limits"))
 	a.limits.limited.Store(prevLimited)
-	a.out = newOutbox(a.q, log.Named("outbox"))
+	a.out = newOutbox(a.q, log.Named("outbox"), openReported(st.path(reportedFile), bootID(), log.Named("reported"), time.Now))
 	sources := cfg.Sources
 	if sources == nil {
 		s, err := suite.New(suite.Options{Only: cfg.Only, FileRoots: cfg.FileRoots, Logger: log.Named("collector"), Pace: pace})

@@ -208,10 +208,11 @@ func TestImportSigmaHQFolder(t *testing.T) {
 	}
 }
 
-// TestRulesMustHaveALevel: a custom rule that would make findings without one of Sigma's five
+// TestRuleRefusals: an empty rule file is a 400 naming the content, a built-in rule that
+// does not exist a 404; a custom rule that would make findings without one of Sigma's five
 // levels is refused (the ingest refuses such findings, so the agents would drop every one),
 // naming the file and line; a rule that only feeds a correlation may leave its level out.
-func TestRulesMustHaveALevel(t *testing.T) {
+func TestRuleRefusals(t *testing.T) {
 	srv, c := testServer(t, nil)
 	u := srv.LocalURL()
 	noLevel := strings.Replace(customRule, "level: high\n", "", 1)
@@ -224,6 +225,12 @@ func TestRulesMustHaveALevel(t *testing.T) {
 		if !strings.Contains(string(r.body), `"file":"`+name+`","line":1,"message":"rule \"Custom VNC Viewer Start\" has`) {
 			t.Errorf("lint of %s: %d %s, want its level problem", name, r.status, r.body)
 		}
+	}
+	if r := do(t, c, "POST", u+"/api/v1/rules", adminToken, map[string]string{"name": "empty.yml", "content": "\n"}); r.status != 400 || r.errBody(t).Field != "content" {
+		t.Errorf("an empty rule file: %d %s, want 400 naming content", r.status, r.body)
+	}
+	if r := do(t, c, "POST", u+"/api/v1/rules/builtin/no-such-rule/disable", adminToken, nil); r.status != 404 {
+		t.Errorf("disabling a built-in rule that does not exist: %d %s, want 404", r.status, r.body)
 	}
 	feeder := noLevel + `---
 title: Many VNC Viewers

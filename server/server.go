@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: listen address %q: %w", cfg.Listen, err)
 	}
-	if cfg.InsecureHTTP && !isLoopback(host) {
+	if cfg.InsecureHTTP && !IsLoopback(host) {
 		return nil, fmt.Errorf("server: --insecure-http serves plain HTTP and is allowed only on a loopback address, not %q", cfg.Listen)
 	}
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
@@ -277,7 +277,9 @@ func (s *Server) checkShared(ctx context.Context, key ed25519.PrivateKey) error 
 	return nil
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host (of a listen address) is a loopback name or address: the only
+// hosts plain HTTP is served on.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -66,6 +66,19 @@ func runSource(t *testing.T, s *Source) *collect {
 	return c
 }
 
+// waitLoaded waits (30 s at most) until the dynamic loader has mapped pid's libraries: its
+// maps show libc.
+func waitLoaded(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+		if err == nil && !stillLoading(parseMaps(data)) && contains(loaded(parseMaps(data), ""), isLibc) {
+			return
+		}
+	}
+	t.Fatalf("process %d has not mapped libc within 30 s", pid)
+}
+
 func contains(list []string, pred func(string) bool) bool {
 	for _, s := range list {
 		if pred(s) {
@@ -270,5 +283,63 @@ func TestWaitsForTheLoader(t *testing.T) {
 	image, libs := c.libsOf(t, 4242)
 	if image != exe || !contains(libs, isLibc) || !contains(libs, func(l string) bool { return strings.Contains(l, "libvncserver") }) {
 		t.Errorf("image %s, libs %q: want libvncserver and libc", image, libs)
+	}
+}
+
+// The libraries of a process already running when the source starts carry Snapshot; those of a
+// process started later do not.
+func TestSnapshotMarksRunningProcesses(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	dir := t.TempDir()
+	copyExe := func(name string) string {
+		b, err := os.ReadFile(sleep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := exec.Command(copyExe("running-before"), "30")
+	if err := before.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = before.Process.Kill(); _ = before.Wait() }()
+	waitLoaded(t, before.Process.Pid)
+	s := New(Config{Delay: 100 * time.Millisecond})
+	c := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, c.emit) }()
+	c.libsOf(t, before.Process.Pid)
+	after := exec.Command(copyExe("started-after"), "30")
+	if err := after.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = after.Process.Kill(); _ = after.Wait() }()
+	s.Notice(after.Process.Pid)
+	c.libsOf(t, after.Process.Pid)
+	cancel()
+	<-done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.evs {
+		snap := ev.Fields["Snapshot"] == true
+		switch ev.Fields["ProcessId"] {
+		case before.Process.Pid:
+			if !snap {
+				t.Errorf("a library of the process running before the start without Snapshot: %v", ev.Fields)
+			}
+		case after.Process.Pid:
+			if snap {
+				t.Errorf("a library of the process started later marked Snapshot: %v", ev.Fields)
+			}
+		}
 	}
 }

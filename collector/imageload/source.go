@@ -60,9 +60,10 @@ type Source struct {
 }
 
 type notice struct {
-	pid   int
-	due   time.Time
-	tries int // reads so far that found the loader still at work
+	pid      int
+	due      time.Time
+	tries    int  // reads so far that found the loader still at work
+	snapshot bool // a process of the start-up snapshot, read again: its events carry Snapshot
 }
 
 // Stats are the source's counters.
@@ -160,7 +161,11 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		s.pending = keep
 		s.mu.Unlock()
 		for _, n := range due {
-			if s.report(n.pid, n.tries < maxRereads, emit) {
+			out := emit
+			if n.snapshot {
+				out = snapshotEmit(emit)
+			}
+			if s.report(n.pid, n.tries < maxRereads, out) {
 				n.tries++
 				s.schedule(n)
 			}
@@ -214,6 +219,15 @@ func (s *Source) read(key uint64, events int) {
 			clear(s.done)
 		}
 		s.done[key] = struct{}{}
+	}
+}
+
+// snapshotEmit marks the events of a snapshot (libraries of the processes already running when
+// the source looked) with Snapshot: true.
+func snapshotEmit(emit collector.Emit) collector.Emit {
+	return func(ev *event.Event) {
+		ev.Fields["Snapshot"] = true
+		emit(ev)
 	}
 }
 

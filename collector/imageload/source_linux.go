@@ -24,6 +24,7 @@ func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
 // snapshot is Snapshot; with wait (Run's), a process whose loader is still at work is read
 // again later instead of reported half loaded.
 func (s *Source) snapshot(ctx context.Context, emit collector.Emit, wait bool) error {
+	emit = snapshotEmit(emit)
 	d, err := os.Open(s.cfg.ProcRoot)
 	if err != nil {
 		return fmt.Errorf("imageload: list processes: %w", err)
@@ -39,7 +40,7 @@ func (s *Source) snapshot(ctx context.Context, emit collector.Emit, wait bool) e
 		}
 		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
 			if s.report(pid, wait, emit) {
-				s.schedule(notice{pid: pid, tries: 1})
+				s.schedule(notice{pid: pid, tries: 1, snapshot: true})
 			}
 		}
 	}

@@ -21,6 +21,7 @@ func (s *Source) snapshot(ctx context.Context, emit collector.Emit, _ bool) erro
 
 // Snapshot reports the modules of every running process, once per executable.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	emit = snapshotEmit(emit)
 	pids := make([]uint32, 16384)
 	var n uint32
 	if err := windows.EnumProcesses(pids, &n); err != nil {

@@ -314,6 +314,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) 
 	var we *wire.Error
 	var fe *forward.FieldError
 	var pe *policy.ProblemsError
+	var le *policy.LimitError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		u.errorPage(w, r, c, http.StatusNotFound, "Not found", "Nothing here by that id: it may have been deleted or aged out by retention.")
@@ -323,7 +324,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) 
 			code = http.StatusConflict
 		}
 		u.errorPage(w, r, c, code, "Not done", we.Message)
-	case errors.As(err, &fe), errors.As(err, &pe):
+	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le), errors.Is(err, store.ErrBadCursor):
 		u.errorPage(w, r, c, http.StatusBadRequest, "Not done", err.Error())
 	case errors.Is(err, store.ErrConflict):
 		u.errorPage(w, r, c, http.StatusConflict, "Not done", err.Error())
