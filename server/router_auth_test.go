@@ -224,3 +224,42 @@ func TestUIChangesReachCachedTokens(t *testing.T) {
 		t.Errorf("a token revoked in the UI: %d, want 401 at once", st)
 	}
 }
+
+// TestLoginLimitShared: password sign-ins through the API and through the web UI's form share
+// one limit per user name and address: after ui.MaxFailures wrong passwords by the API, the
+// right one is refused (429 with Retry-After) by the API and by the form alike, and each failure
+// is in the audit log.
+func TestLoginLimitShared(t *testing.T) {
+	srv, c := testServer(t, nil)
+	pw := srv.FirstStart().AdminPassword
+	login := func(password string) resp {
+		return do(t, c, "POST", srv.LocalURL()+"/api/v1/auth/login", "", map[string]string{"username": "admin", "password": password})
+	}
+	if r := login(pw); r.status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	for i := range ui.MaxFailures {
+		if r := login("wrong-password"); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := login(pw); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("the right password after %d wrong ones: %d %s, want 429 with Retry-After", ui.MaxFailures, r.status, r.body)
+	}
+	page := do(t, c, "GET", srv.LocalURL()+"/login", "", nil)
+	var csrf string
+	for _, ck := range (&http.Response{Header: page.header}).Cookies() {
+		if ck.Name == ui.LoginCookie {
+			csrf = ck.Value
+		}
+	}
+	form := "username=admin&password=" + pw + "&csrf=" + csrf
+	if r := do(t, c, "POST", srv.LocalURL()+"/login", "", []byte(form), "Content-Type", "application/x-www-form-urlencoded",
+		"Cookie", ui.LoginCookie+"="+csrf); r.status != http.StatusTooManyRequests {
+		t.Errorf("the sign-in form after %d wrong passwords by the API: %d, want 429", ui.MaxFailures, r.status)
+	}
+	entries, _, err := srv.Store().ListAudit(context.Background(), store.AuditFilter{Action: "loginFailed"})
+	if err != nil || len(entries) != ui.MaxFailures || entries[0].Actor != "admin" {
+		t.Errorf("loginFailed audit entries: %d %v, want %d by admin", len(entries), err, ui.MaxFailures)
+	}
+}

@@ -99,6 +99,7 @@ func (s *Server) initUI(ctx context.Context) error {
 	}
 	s.wb.ui = u
 	s.api.AddUserAuthenticator(u.SessionAuth)
+	s.api.SetLoginGuard(u.LoginGuard())
 	s.api.AddRoutes(api.Route{Method: http.MethodGet, Pattern: "/metrics", Op: "metrics", Tag: "server", Auth: api.AuthUser, Role: auth.RoleViewer,
 		Summary: "Prometheus metrics (vigil_*), for a scraper with an API token", Hidden: true,
 		Handler: s.wb.metrics.Handler().ServeHTTP})
