@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,7 +54,14 @@ func cookie(cr creds) string { return ui.SessionCookie + "=" + cr.session }
 // without the session's CSRF token is refused even for an admin. (The UI's own test,
 // TestRouteTable in server/ui, checks each page's role.)
 func TestRouterAuth(t *testing.T) {
-	srv, c := testServer(t, nil)
+	updatesDir := t.TempDir() // so that the upgrade routes answer for real once let through
+	if err := os.MkdirAll(filepath.Join(updatesDir, "metadata"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(updatesDir, "metadata", "x"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, c := testServer(t, func(c *Config) { c.UpdatesDir = updatesDir })
 	a := enrollAgent(t, srv, c, "m-a")
 	users := map[auth.Role]creds{}
 	for _, role := range auth.Roles {
@@ -60,7 +69,10 @@ func TestRouterAuth(t *testing.T) {
 	}
 	denied := func(status int) bool { return status == http.StatusUnauthorized || status == http.StatusForbidden }
 	wildcard := regexp.MustCompile(`\{[^}]*\}`)
-	fill := func(pattern string) string { return wildcard.ReplaceAllString(strings.TrimSuffix(pattern, "{$}"), "x") }
+	fill := func(pattern string) string {
+		pattern = strings.Replace(strings.TrimSuffix(pattern, "{$}"), "{path...}", "metadata/x", 1)
+		return wildcard.ReplaceAllString(pattern, "x")
+	}
 
 	public := map[string]bool{"health": true, "login": true, "agentEnroll": true}
 	// The authorization matrix, written out so that a route's role changes only on purpose (a
@@ -117,6 +129,9 @@ func TestRouterAuth(t *testing.T) {
 				}
 			}
 		case api.AuthAgent:
+			if r := do(t, c, rt.Method, url, a.Token, []byte("{}")); denied(r.status) {
+				t.Errorf("%s with the agent's token: %d %s, want it let through", rt.Key(), r.status, r.body)
+			}
 			for name, tok := range map[string]string{"no token": "", "admin token": adminToken, "wrong token": "vga_wrong"} {
 				if r := do(t, c, rt.Method, url, tok, []byte("{}")); r.status != http.StatusUnauthorized {
 					t.Errorf("%s with %s: %d, want 401", rt.Key(), name, r.status)
