@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -276,5 +277,43 @@ func TestLoginLimitShared(t *testing.T) {
 	entries, _, err := srv.Store().ListAudit(context.Background(), store.AuditFilter{Action: "loginFailed"})
 	if err != nil || len(entries) != ui.MaxFailures || entries[0].Actor != "admin" {
 		t.Errorf("loginFailed audit entries: %d %v, want %d by admin", len(entries), err, ui.MaxFailures)
+	}
+}
+
+// TestAdminPasswordFileRemoved: once the first admin changes the password the first start wrote
+// to the data directory, that file is removed (it would keep a stale secret on disk); a wrong
+// current password changes nothing and keeps it.
+func TestAdminPasswordFileRemoved(t *testing.T) {
+	srv, c := testServer(t, nil)
+	ctx := context.Background()
+	pw := srv.FirstStart().AdminPassword
+	file := filepath.Join(srv.cfg.DataDir, AdminPasswordFile)
+	admin, err := srv.Store().UserByName(ctx, DefaultAdminUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := srv.wb.wb.CreateSession(ctx, store.Session{Hash: auth.HashToken("session-first-admin"), UserID: admin.ID, CSRF: "csrf-first-admin",
+		Method: "password", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	change := func(current string) {
+		t.Helper()
+		body := "current=" + url.QueryEscape(current) + "&new=a-new-password-of-some-length&csrf=csrf-first-admin"
+		r := do(t, &noRedirect, "POST", srv.LocalURL()+"/settings/password", "", []byte(body),
+			"Content-Type", "application/x-www-form-urlencoded", "Cookie", ui.SessionCookie+"=session-first-admin")
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("change password: %d %s", r.status, r.body)
+		}
+	}
+	change("not-the-password")
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("a refused change removed the password file: %v", err)
+	}
+	change(pw)
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("the password file after the admin changed the password: %v", err)
 	}
 }
