@@ -54,7 +54,10 @@ type Config struct {
 	// ForgetTokens drops the API tokens matching from the server's token cache, so that a
 	// token revoked, or a user disabled or given another role, is refused at once (nil: none).
 	ForgetTokens func(match func(auth.Principal) bool)
-	Now          func() time.Time
+	// PasswordChanged is told of a user who changed their own password (nil: nobody), so the
+	// server can remove the first start's password file once the admin no longer uses it.
+	PasswordChanged func(user store.User)
+	Now             func() time.Time
 }
 
 // UI is the web UI's handler.
