@@ -208,10 +208,13 @@ func Xtigervnc(t testing.TB, exe string, port int, localhost bool) (*Proc, int) 
 }
 
 // Xvfb starts a virtual X display for x11vnc and returns its number once the server accepts
-// connections (see startX).
+// connections (see startX). It runs with -noreset: an X server otherwise resets when its last
+// client leaves, refusing connections meanwhile, and the FreeRDP shadow server opens the
+// display, closes it and opens it again (it failed with "failed to open display" when the
+// second open came during the reset, on a loaded machine).
 func Xvfb(t testing.TB) int {
 	t.Helper()
-	_, d := startX(t, Need(t, "Xvfb"), "-screen", "0", "640x480x24", "-nolisten", "tcp")
+	_, d := startX(t, Need(t, "Xvfb"), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset")
 	return d
 }
 
