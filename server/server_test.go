@@ -194,6 +194,9 @@ func TestTokenWritesOnlyItsHost(t *testing.T) {
 	if len(el.Events) != 3 {
 		t.Fatalf("host a events: %s", r.body)
 	}
+	if r := do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/no-such-host/events", adminToken, nil); r.status != 404 {
+		t.Errorf("events of a host that does not exist: %d %s, want 404", r.status, r.body)
+	}
 }
 
 func gz(t *testing.T, b []byte) []byte {
@@ -302,10 +305,14 @@ func TestFirstStartFilesAndBanner(t *testing.T) {
 	want := "vigil agent run --server " + srv.URL() + " --enroll-secret vge_from-the-environment --ca-pin " + srv.CAFingerprint()
 	var out bytes.Buffer
 	srv.PrintFirstStart(&out)
-	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint()} {
+	for _, s := range []string{want, fs.AdminPassword, srv.URL(), srv.CAFingerprint(), "password is also kept in " + filepath.Join(srv.cfg.DataDir, AdminPasswordFile)} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("banner lacks %q:\n%s", s, out.String())
 		}
+	}
+	// The configured enroll secret is in no file, and the banner says none.
+	if _, err := os.Stat(filepath.Join(srv.cfg.DataDir, EnrollSecretFile)); !os.IsNotExist(err) || strings.Contains(out.String(), "secret is kept in") {
+		t.Errorf("configured enroll secret: file %v; banner:\n%s", err, out.String())
 	}
 	for _, f := range []string{PolicyKeyFile, AdminPasswordFile, "tls/ca.key", "tls/server.key", DBFile} {
 		st, err := os.Stat(filepath.Join(srv.cfg.DataDir, f))
