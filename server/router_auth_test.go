@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,7 +55,14 @@ func cookie(cr creds) string { return ui.SessionCookie + "=" + cr.session }
 // without the session's CSRF token is refused even for an admin. (The UI's own test,
 // TestRouteTable in server/ui, checks each page's role.)
 func TestRouterAuth(t *testing.T) {
-	srv, c := testServer(t, nil)
+	updatesDir := t.TempDir() // so that the upgrade routes answer for real once let through
+	if err := os.MkdirAll(filepath.Join(updatesDir, "metadata"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(updatesDir, "metadata", "x"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, c := testServer(t, func(c *Config) { c.UpdatesDir = updatesDir })
 	a := enrollAgent(t, srv, c, "m-a")
 	users := map[auth.Role]creds{}
 	for _, role := range auth.Roles {
@@ -60,7 +70,10 @@ func TestRouterAuth(t *testing.T) {
 	}
 	denied := func(status int) bool { return status == http.StatusUnauthorized || status == http.StatusForbidden }
 	wildcard := regexp.MustCompile(`\{[^}]*\}`)
-	fill := func(pattern string) string { return wildcard.ReplaceAllString(strings.TrimSuffix(pattern, "{$}"), "x") }
+	fill := func(pattern string) string {
+		pattern = strings.Replace(strings.TrimSuffix(pattern, "{$}"), "{path...}", "metadata/x", 1)
+		return wildcard.ReplaceAllString(pattern, "x")
+	}
 
 	public := map[string]bool{"health": true, "login": true, "agentEnroll": true}
 	// The authorization matrix, written out so that a route's role changes only on purpose (a
@@ -117,6 +130,9 @@ func TestRouterAuth(t *testing.T) {
 				}
 			}
 		case api.AuthAgent:
+			if r := do(t, c, rt.Method, url, a.Token, []byte("{}")); denied(r.status) {
+				t.Errorf("%s with the agent's token: %d %s, want it let through", rt.Key(), r.status, r.body)
+			}
 			for name, tok := range map[string]string{"no token": "", "admin token": adminToken, "wrong token": "vga_wrong"} {
 				if r := do(t, c, rt.Method, url, tok, []byte("{}")); r.status != http.StatusUnauthorized {
 					t.Errorf("%s with %s: %d, want 401", rt.Key(), name, r.status)
@@ -222,5 +238,82 @@ func TestUIChangesReachCachedTokens(t *testing.T) {
 	form("/settings/tokens/"+admin.tokenID+"/revoke", "")
 	if st, _ := whoami(admin); st != http.StatusUnauthorized {
 		t.Errorf("a token revoked in the UI: %d, want 401 at once", st)
+	}
+}
+
+// TestLoginLimitShared: password sign-ins through the API and through the web UI's form share
+// one limit per user name and address: after ui.MaxFailures wrong passwords by the API, the
+// right one is refused (429 with Retry-After) by the API and by the form alike, and each failure
+// is in the audit log.
+func TestLoginLimitShared(t *testing.T) {
+	srv, c := testServer(t, nil)
+	pw := srv.FirstStart().AdminPassword
+	login := func(password string) resp {
+		return do(t, c, "POST", srv.LocalURL()+"/api/v1/auth/login", "", map[string]string{"username": "admin", "password": password})
+	}
+	if r := login(pw); r.status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	for i := range ui.MaxFailures {
+		if r := login("wrong-password"); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := login(pw); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("the right password after %d wrong ones: %d %s, want 429 with Retry-After", ui.MaxFailures, r.status, r.body)
+	}
+	page := do(t, c, "GET", srv.LocalURL()+"/login", "", nil)
+	var csrf string
+	for _, ck := range (&http.Response{Header: page.header}).Cookies() {
+		if ck.Name == ui.LoginCookie {
+			csrf = ck.Value
+		}
+	}
+	form := "username=admin&password=" + pw + "&csrf=" + csrf
+	if r := do(t, c, "POST", srv.LocalURL()+"/login", "", []byte(form), "Content-Type", "application/x-www-form-urlencoded",
+		"Cookie", ui.LoginCookie+"="+csrf); r.status != http.StatusTooManyRequests {
+		t.Errorf("the sign-in form after %d wrong passwords by the API: %d, want 429", ui.MaxFailures, r.status)
+	}
+	entries, _, err := srv.Store().ListAudit(context.Background(), store.AuditFilter{Action: "loginFailed"})
+	if err != nil || len(entries) != ui.MaxFailures || entries[0].Actor != "admin" {
+		t.Errorf("loginFailed audit entries: %d %v, want %d by admin", len(entries), err, ui.MaxFailures)
+	}
+}
+
+// TestAdminPasswordFileRemoved: once the first admin changes the password the first start wrote
+// to the data directory, that file is removed (it would keep a stale secret on disk); a wrong
+// current password changes nothing and keeps it.
+func TestAdminPasswordFileRemoved(t *testing.T) {
+	srv, c := testServer(t, nil)
+	ctx := context.Background()
+	pw := srv.FirstStart().AdminPassword
+	file := filepath.Join(srv.cfg.DataDir, AdminPasswordFile)
+	admin, err := srv.Store().UserByName(ctx, DefaultAdminUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := srv.wb.wb.CreateSession(ctx, store.Session{Hash: auth.HashToken("session-first-admin"), UserID: admin.ID, CSRF: "csrf-first-admin",
+		Method: "password", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	change := func(current string) {
+		t.Helper()
+		body := "current=" + url.QueryEscape(current) + "&new=a-new-password-of-some-length&csrf=csrf-first-admin"
+		r := do(t, &noRedirect, "POST", srv.LocalURL()+"/settings/password", "", []byte(body),
+			"Content-Type", "application/x-www-form-urlencoded", "Cookie", ui.SessionCookie+"=session-first-admin")
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("change password: %d %s", r.status, r.body)
+		}
+	}
+	change("not-the-password")
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("a refused change removed the password file: %v", err)
+	}
+	change(pw)
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("the password file after the admin changed the password: %v", err)
 	}
 }

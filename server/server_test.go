@@ -194,6 +194,9 @@ func TestTokenWritesOnlyItsHost(t *testing.T) {
 	if len(el.Events) != 3 {
 		t.Fatalf("host a events: %s", r.body)
 	}
+	if r := do(t, c, "GET", srv.LocalURL()+"/api/v1/hosts/no-such-host/events", adminToken, nil); r.status != 404 {
+		t.Errorf("events of a host that does not exist: %d %s, want 404", r.status, r.body)
+	}
 }
 
 func gz(t *testing.T, b []byte) []byte {

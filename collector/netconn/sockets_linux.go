@@ -19,22 +19,57 @@ import (
 // procLister lists sockets from /proc/net on Linux without gopsutil's cost: each table is read
 // with one large buffer (every read() makes the kernel walk its socket hash again), and socket
 // owners are found by walking /proc/<pid>/fd only when a socket inode appears that is not known
-// yet, instead of on every poll.
+// yet, instead of on every poll. Its listeners method is the quick look for new TCP listeners
+// alone, through sock_diag. Its methods are called under the Source's lock.
 type procLister struct {
 	root    string
 	noUDP   bool
 	buf     []byte
+	diagBuf []byte // sock_diag answers
 	rows    []procSocket
 	owners  map[uint64]int  // socket inode -> pid (0: looked for, not found)
 	present map[uint64]bool // scratch
+	unowned map[uint64]bool // scratch: the inodes whose owner is looked for
 	dirents []byte          // scratch for directory entries
 	biggest int             // the biggest table read by this list
 	peak    int             // the most rows present and owners were sized for
 }
 
-func newSocketLister(s *Source) func(context.Context) ([]Socket, error) {
-	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}}
-	return l.list
+// newSocketLister returns the full listing and, on the live /proc, the quick listener look.
+func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error)) {
+	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}, unowned: map[uint64]bool{}}
+	if s.cfg.ProcRoot == "/proc" {
+		listeners = l.listeners
+	}
+	return l.list, listeners
+}
+
+// listeners lists the TCP listeners through sock_diag, with their owners: a new listener's
+// owner is looked for first among the processes in recent (those that just started), then
+// among every process, newest first.
+func (l *procLister) listeners(ctx context.Context, recent []int) ([]Socket, error) {
+	if l.diagBuf == nil {
+		l.diagBuf = make([]byte, 32<<10)
+	}
+	rows, err := dumpListeners(nil, l.diagBuf)
+	if err != nil {
+		return nil, err
+	}
+	l.resetUnowned()
+	for i := range rows {
+		if _, ok := l.owners[rows[i].Inode]; !ok && rows[i].Inode != 0 {
+			l.unowned[rows[i].Inode] = true
+		}
+	}
+	if len(l.unowned) > 0 {
+		l.findOwners(ctx, l.unowned, recent)
+	}
+	out := make([]Socket, len(rows))
+	for i := range rows {
+		out[i] = rows[i].Socket
+		out[i].PID = l.owners[rows[i].Inode]
+	}
+	return out, nil
 }
 
 func (l *procLister) list(ctx context.Context) ([]Socket, error) {
@@ -62,12 +97,12 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	}
 	l.shrink()
 	clear(l.present)
-	unknown := false
+	l.resetUnowned()
 	for i := range l.rows {
 		in := l.rows[i].Inode
 		l.present[in] = true
 		if _, ok := l.owners[in]; !ok && in != 0 {
-			unknown = true
+			l.unowned[in] = true
 		}
 	}
 	for in := range l.owners {
@@ -75,8 +110,8 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 			delete(l.owners, in)
 		}
 	}
-	if unknown {
-		l.walkFDs(ctx)
+	if len(l.unowned) > 0 {
+		l.findOwners(ctx, l.unowned, nil)
 	}
 	out := make([]Socket, len(l.rows))
 	for i := range l.rows {
@@ -99,7 +134,7 @@ func (l *procLister) shrink() {
 	}
 	if l.peak > 1024 && n < l.peak/8 {
 		l.rows = slices.Clone(l.rows)
-		l.present = make(map[uint64]bool, n)
+		l.present, l.unowned = make(map[uint64]bool, n), make(map[uint64]bool)
 		owners := make(map[uint64]int, n)
 		for in, pid := range l.owners {
 			owners[in] = pid
@@ -138,60 +173,65 @@ func (l *procLister) read(path string) ([]byte, error) {
 	}
 }
 
-// walkFDs maps the socket inodes in /proc/<pid>/fd to their processes. It looks at the newest
-// processes first (the highest pids: a new socket mostly belongs to a process that just started)
-// and stops as soon as every unknown inode is found, so the usual walk reads a few processes'
+// resetUnowned empties the scratch set of inodes whose owner is looked for.
+func (l *procLister) resetUnowned() {
+	if l.unowned == nil {
+		l.unowned = map[uint64]bool{}
+	}
+	clear(l.unowned)
+}
+
+// findOwners maps the socket inodes in want to the processes holding them, through
+// /proc/<pid>/fd: first the pids in first (processes that just started), then every process,
+// newest first (the highest pids: a new socket mostly belongs to a process that just started),
+// stopping as soon as every inode is found, so the usual walk reads a few processes'
 // descriptors, not the machine's. Inodes still unowned after a whole walk (another namespace's
 // process, a socket closed meanwhile) are remembered as 0 so they do not trigger another one.
-func (l *procLister) walkFDs(ctx context.Context) {
-	pids, err := listPids(l.root)
+// want is emptied.
+func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first []int) {
+	for _, pid := range first {
+		if len(want) == 0 {
+			return
+		}
+		l.scanFDs(pid, want)
+	}
+	if len(want) == 0 {
+		return
+	}
+	if pids, err := listPids(l.root); err == nil {
+		slices.Sort(pids)
+		for i := len(pids) - 1; i >= 0 && len(want) > 0 && ctx.Err() == nil; i-- {
+			l.scanFDs(pids[i], want)
+		}
+	}
+	for in := range want {
+		l.owners[in] = 0
+		delete(want, in)
+	}
+}
+
+// scanFDs records pid as the owner of the sockets in want it holds, and takes them out of want.
+func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
+	fd, err := unix.Open(l.root+"/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	slices.Sort(pids)
-	missing := 0
-	for in := range l.present {
-		if _, ok := l.owners[in]; !ok && in != 0 {
-			missing++
-		}
-	}
+	defer unix.Close(fd)
 	if l.dirents == nil {
 		l.dirents = make([]byte, 8<<10)
 	}
 	var link [64]byte
-	for i := len(pids) - 1; i >= 0 && missing > 0; i-- {
-		if ctx.Err() != nil {
+	forEachName(fd, l.dirents, func(name []byte) {
+		n, err := unix.Readlinkat(fd, string(name), link[:])
+		if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
 			return
 		}
-		pid := pids[i]
-		dir := l.root + "/" + strconv.Itoa(pid) + "/fd"
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
-		}
-		forEachName(fd, l.dirents, func(name []byte) {
-			n, err := unix.Readlinkat(fd, string(name), link[:])
-			if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
-				return
-			}
-			in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
-			if err != nil || !l.present[in] {
-				return
-			}
-			if _, known := l.owners[in]; !known {
-				missing--
-			}
+		in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
+		if err == nil && want[in] {
 			l.owners[in] = pid
-		})
-		unix.Close(fd)
-	}
-	if missing > 0 {
-		for in := range l.present {
-			if _, ok := l.owners[in]; !ok {
-				l.owners[in] = 0
-			}
+			delete(want, in)
 		}
-	}
+	})
 }
 
 // listPids lists the numeric entries of a procfs root.

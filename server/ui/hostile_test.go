@@ -92,3 +92,18 @@ func TestRuleFormRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestPageQueryRefusals: a page's query that cannot be used (a cursor the listing never
+// returned) is a 400, not a server error; odd filters fall back to the defaults.
+func TestPageQueryRefusals(t *testing.T) {
+	tu := newTestUI(t, "")
+	if w := tu.request("GET", "/audit?cursor=zz", auth.RoleAdmin, nil, false); w.Code != http.StatusBadRequest {
+		t.Errorf("audit log with a forged cursor: %d, want 400", w.Code)
+	}
+	for _, p := range []string{"/findings?page=-1", "/findings?page=99999999999999999999", "/findings?level=bogus&range=bogus",
+		"/hosts?state=weird", "/fleet?by=bogus", "/rules?tab=bogus", "/audit?limit=-1"} {
+		if w := tu.request("GET", p, auth.RoleAdmin, nil, false); w.Code != http.StatusOK {
+			t.Errorf("GET %s: %d, want the page with default filters", p, w.Code)
+		}
+	}
+}

@@ -164,6 +164,9 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	}
 	u.forgetTokens(func(p auth.Principal) bool { return p.UserID == user.ID })
 	c.audit("changePassword", c.user.ID, nil)
+	if u.cfg.PasswordChanged != nil {
+		u.cfg.PasswordChanged(user)
+	}
 	return c.redirect(w, "/settings/account", "ok", "Password changed.")
 }
 

@@ -54,7 +54,10 @@ type Config struct {
 	// ForgetTokens drops the API tokens matching from the server's token cache, so that a
 	// token revoked, or a user disabled or given another role, is refused at once (nil: none).
 	ForgetTokens func(match func(auth.Principal) bool)
-	Now          func() time.Time
+	// PasswordChanged is told of a user who changed their own password (nil: nobody), so the
+	// server can remove the first start's password file once the admin no longer uses it.
+	PasswordChanged func(user store.User)
+	Now             func() time.Time
 }
 
 // UI is the web UI's handler.
@@ -324,7 +327,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) 
 			code = http.StatusConflict
 		}
 		u.errorPage(w, r, c, code, "Not done", we.Message)
-	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le):
+	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le), errors.Is(err, store.ErrBadCursor):
 		u.errorPage(w, r, c, http.StatusBadRequest, "Not done", err.Error())
 	case errors.Is(err, store.ErrConflict):
 		u.errorPage(w, r, c, http.StatusConflict, "Not done", err.Error())
