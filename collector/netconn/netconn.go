@@ -60,8 +60,12 @@ type Source struct {
 	// listeners lists the TCP listeners alone, cheaply, with their owners looked for first among
 	// the given pids (nil where there is no such look: not Linux, or a fixture root).
 	listeners func(ctx context.Context, recent []int) ([]Socket, error)
-	resolver  *process.Resolver
-	tracker   *tracker // Run's memory of the sockets already reported
+	// holdsNew tells whether one of pids holds a socket the last listing did not show (nil
+	// where that cannot be told cheaply: not Linux, or a fixture root).
+	holdsNew func(pids []int) bool
+	resolver *process.Resolver
+	tracker  *tracker  // Run's memory of the sockets already reported
+	listed   time.Time // the last listing (under mu)
 
 	mu     sync.Mutex    // a listing, a listener look or a probe's result at a time
 	probes chan struct{} // semaphore: probes in flight
@@ -123,7 +127,7 @@ func New(cfg Config) *Source {
 		probes:   make(chan struct{}, probeWorkers),
 		kick:     make(chan struct{}, 1),
 	}
-	s.list, s.listeners = newSocketLister(s)
+	s.list, s.listeners, s.holdsNew = newSocketLister(s)
 	return s
 }
 
@@ -198,9 +202,27 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		close(watching)
 	}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
-		err := s.poll(ctx, emit, s.tracker, false)
-		return followUps.Add(-1) >= 0, err
+		again := followUps.Add(-1) >= 0
+		if !s.listingDue() {
+			return again, nil
+		}
+		return again, s.poll(ctx, emit, s.tracker, false)
 	})
+}
+
+// listingDue tells whether a listing is worth its cost now. Reading the socket tables walks the
+// kernel's socket hash tables, sized by the machine's memory rather than by its sockets (about
+// 2.5 ms on a 24 GiB machine), and the listings after process starts came once a second while
+// processes kept starting. So within half an Interval of the last listing, one is made only when
+// a process started lately holds a socket that listing did not show (a look at those processes'
+// descriptors); most new processes open none. The regular listing every Interval always is.
+func (s *Source) listingDue() bool {
+	if s.holdsNew == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Since(s.listed) >= s.cfg.Interval/2 || s.holdsNew(s.starts.recent(listenerWindow))
 }
 
 // watchListeners looks at the listeners every listenerEvery while a process started within
@@ -268,6 +290,7 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker, ini
 	if err != nil {
 		return err
 	}
+	s.listed = time.Now()
 	conns := classify(socks, s.cfg.IgnoreLoopback)
 	if len(conns) > tr.peak {
 		tr.peak = len(conns)

@@ -266,3 +266,33 @@ func BenchmarkPoll(b *testing.B) {
 		b.ReportMetric(float64(n), "procs")
 	}
 }
+
+// Within half an Interval of the last listing, a listing is made only when a process started
+// lately holds a new socket; past it, always; without the look, always.
+func TestListingDue(t *testing.T) {
+	s := New(Config{Interval: 10 * time.Second})
+	news := false
+	var asked []int
+	s.holdsNew = func(pids []int) bool { asked = pids; return news }
+	s.Notice(4242)
+	s.listed = time.Now()
+	if s.listingDue() {
+		t.Error("a listing right after the last one, with nothing new")
+	}
+	if len(asked) != 1 || asked[0] != 4242 {
+		t.Errorf("asked about %v, want the process started lately", asked)
+	}
+	news = true
+	if !s.listingDue() {
+		t.Error("no listing though a new process holds a new socket")
+	}
+	news = false
+	s.listed = time.Now().Add(-6 * time.Second)
+	if !s.listingDue() {
+		t.Error("no listing half an Interval after the last one")
+	}
+	s.holdsNew, s.listed = nil, time.Now()
+	if !s.listingDue() {
+		t.Error("no listing without the look at new processes")
+	}
+}

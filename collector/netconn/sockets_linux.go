@@ -35,13 +35,29 @@ type procLister struct {
 	peak    int             // the most rows present and owners were sized for
 }
 
-// newSocketLister returns the full listing and, on the live /proc, the quick listener look.
-func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error)) {
+// newSocketLister returns the full listing and, on the live /proc, the quick listener look and
+// the look at new processes' sockets.
+func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error), holdsNew func([]int) bool) {
 	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}, unowned: map[uint64]bool{}}
 	if s.cfg.ProcRoot == "/proc" {
-		listeners = l.listeners
+		listeners, holdsNew = l.listeners, l.holdsNew
 	}
-	return l.list, listeners
+	return l.list, listeners, holdsNew
+}
+
+// holdsNew tells whether one of pids holds a socket the last list did not show.
+func (l *procLister) holdsNew(pids []int) bool {
+	found := false
+	for _, pid := range pids {
+		l.socketInodes(pid, func(in uint64) bool {
+			found = !l.present[in]
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 // listeners lists the TCP listeners through sock_diag, with their owners: a new listener's
@@ -212,6 +228,18 @@ func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first
 
 // scanFDs records pid as the owner of the sockets in want it holds, and takes them out of want.
 func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
+	l.socketInodes(pid, func(in uint64) bool {
+		if want[in] {
+			l.owners[in] = pid
+			delete(want, in)
+		}
+		return len(want) > 0
+	})
+}
+
+// socketInodes calls fn with the inode of each socket process pid holds (its /proc/<pid>/fd
+// links) until fn returns false.
+func (l *procLister) socketInodes(pid int, fn func(inode uint64) bool) {
 	fd, err := unix.Open(l.root+"/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -221,15 +249,17 @@ func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
 		l.dirents = make([]byte, 8<<10)
 	}
 	var link [64]byte
+	more := true
 	forEachName(fd, l.dirents, func(name []byte) {
+		if !more {
+			return
+		}
 		n, err := unix.Readlinkat(fd, string(name), link[:])
 		if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
 			return
 		}
-		in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
-		if err == nil && want[in] {
-			l.owners[in] = pid
-			delete(want, in)
+		if in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64); err == nil {
+			more = fn(in)
 		}
 	})
 }
