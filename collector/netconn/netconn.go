@@ -426,22 +426,44 @@ func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, 
 		go func(addr netip.AddrPort) {
 			defer tr.wg.Done()
 			proto := ""
-			select {
-			case s.probes <- struct{}{}:
-				var err error
-				proto, err = s.cfg.Prober.Probe(ctx, addr)
-				<-s.probes
-				if err != nil {
-					s.log.Debug("listener not probed", "address", addr, "error", err)
-				} else {
-					s.log.Debug("listener probed", "address", addr, "protocol", proto)
+			for try := 1; try <= silentTries; try++ {
+				silent := false
+				select {
+				case s.probes <- struct{}{}:
+					start := time.Now()
+					var err error
+					proto, err = s.cfg.Prober.Probe(ctx, addr)
+					<-s.probes
+					if err != nil {
+						s.log.Debug("listener not probed", "address", addr, "error", err)
+					} else {
+						s.log.Debug("listener probed", "address", addr, "protocol", proto)
+						silent = proto == "" && time.Since(start) >= s.cfg.Prober.Timeout()
+					}
+				case <-ctx.Done():
 				}
-			case <-ctx.Done():
+				// A listener that accepted and said nothing for the whole probe may be a server
+				// still starting (the kernel accepts before the program does; Xtigervnc greets
+				// only once its X server is up, seconds later on a loaded machine): asked again.
+				if !silent || try == silentTries {
+					break
+				}
+				select {
+				case <-time.After(silentRetry):
+				case <-ctx.Done():
+				}
 			}
 			s.probed(ctx, emit, tr, key, proto)
 		}(rdprobe.Target(ip, c.LocalPort))
 	}
 }
+
+// silentTries is how many times a listener that stays silent through a whole probe is asked,
+// silentRetry apart.
+const (
+	silentTries = 3
+	silentRetry = 2 * time.Second
+)
 
 // probed records a listener's protocol and emits the events that waited for it.
 func (s *Source) probed(ctx context.Context, emit collector.Emit, tr *tracker, key portKey, proto string) {

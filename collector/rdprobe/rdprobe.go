@@ -175,6 +175,10 @@ func (p *Prober) rdpOrGreeting(ctx context.Context, addr netip.AddrPort) (string
 	return "", nil
 }
 
+// Timeout is the longest one probe takes: a probe that took it all found a listener that
+// accepted and stayed silent.
+func (p *Prober) Timeout() time.Duration { return p.cfg.Timeout }
+
 // Own reports whether addr is the local end of one of the prober's open connections, so a
 // socket listing can leave the probe's own traffic out.
 func (p *Prober) Own(addr netip.AddrPort) bool {
