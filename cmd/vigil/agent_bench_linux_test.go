@@ -6,6 +6,7 @@ package main
 //	go test ./cmd/vigil -run '^$' -bench AgentDetectionLatency -benchtime 1x
 //	go test ./cmd/vigil -run '^$' -bench 'AgentIdle$' -benchtime 1x -timeout 20m       (5 minutes; VIGIL_BENCH_IDLE=1m for less)
 //	go test ./cmd/vigil -run '^$' -bench AgentIdleQuiet -benchtime 1x -timeout 20m   (the same in namespaces of its own)
+//	(VIGIL_BENCH_IDLE_ALSO=name=path,... runs more agent binaries beside them, e.g. an earlier commit's)
 //	go test ./cmd/vigil -run '^$' -bench AgentBurst -benchtime 1x
 
 import (
@@ -83,12 +84,35 @@ func BenchmarkAgentDetectionLatency(b *testing.B) {
 }
 
 // idleBuilds are the agent binaries the idle benchmarks run side by side, so that both see the
-// same machine: the binary the release packages carry ("release": static, stripped) and the
-// agent-only build ("agentonly").
+// same machine, both built as installer/dist builds them (static, stripped): the agent-only build
+// the vigil-agent packages carry to laptops ("agentonly") and the full one of the vigil-server
+// packages ("full"), which runs the agent too.
 var idleBuilds = []struct {
 	name string
 	bin  func(testing.TB) string
-}{{"release", releaseBinary}, {"agentonly", agentBinary}}
+}{{"full", releaseBinary}, {"agentonly", agentBinary}}
+
+// idleAgents are idleBuilds and the binaries VIGIL_BENCH_IDLE_ALSO names (name=path,...; builds
+// of an earlier commit, to compare them on the same machine at the same time).
+func idleAgents(b *testing.B) (names, bins []string) {
+	for _, build := range idleBuilds {
+		names, bins = append(names, build.name), append(bins, build.bin(b))
+	}
+	for _, nb := range strings.Split(os.Getenv("VIGIL_BENCH_IDLE_ALSO"), ",") {
+		if nb = strings.TrimSpace(nb); nb == "" {
+			continue
+		}
+		name, bin, ok := strings.Cut(nb, "=")
+		if !ok {
+			b.Fatalf("VIGIL_BENCH_IDLE_ALSO: %q is not name=path", nb)
+		}
+		if _, err := os.Stat(bin); err != nil {
+			b.Fatalf("VIGIL_BENCH_IDLE_ALSO: %v", err)
+		}
+		names, bins = append(names, name), append(bins, bin)
+	}
+	return names, bins
+}
 
 // idleFor is VIGIL_BENCH_IDLE (default 5m).
 func idleFor(b *testing.B) time.Duration {
@@ -113,13 +137,14 @@ func BenchmarkAgentIdle(b *testing.B) {
 	srv := newE2EServerWith(b, "", "--checkin-interval", "1m")
 	var agents []*idler
 	var procs []*proc
-	for _, build := range idleBuilds {
+	names, bins := idleAgents(b)
+	for i, name := range names {
 		a := newE2EAgent(b, srv)
-		a.bin = build.bin(b)
-		a.only, a.extra = "", []string{"--files-root", b.TempDir(), "--machine-id", "bench-idle-" + build.name}
+		a.bin = bins[i]
+		a.only, a.extra = "", []string{"--files-root", b.TempDir(), "--machine-id", "bench-idle-" + name}
 		p := a.run()
 		procs = append(procs, p)
-		agents = append(agents, &idler{name: build.name, pid: p.cmd.Process.Pid})
+		agents = append(agents, &idler{name: name, pid: p.cmd.Process.Pid})
 	}
 	for _, p := range procs {
 		waitReady(b, p)
@@ -160,12 +185,11 @@ for build in $BUILDS; do
 done
 wait
 `
-	var builds []string
-	for _, build := range idleBuilds {
-		if err := os.Symlink(build.bin(b), filepath.Join(dir, "bin-"+build.name)); err != nil {
+	builds, bins := idleAgents(b)
+	for i, name := range builds {
+		if err := os.Symlink(bins[i], filepath.Join(dir, "bin-"+name)); err != nil {
 			b.Fatal(err)
 		}
-		builds = append(builds, build.name)
 	}
 	ns := exec.Command("unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--net", "sh", "-c", script)
 	ns.Env = append(os.Environ(), "SERVER="+vigilBinary(b), "DIR="+dir, "ADMIN="+e2eAdminToken, "SECRET="+e2eSecret,
@@ -198,10 +222,6 @@ wait
 	}
 	time.Sleep(60 * time.Second) // past the start-up scan and the start-up memory release (30 s)
 	measureIdle(b, d, agents)
-	for _, build := range builds {
-		log, _ := os.ReadFile(filepath.Join(dir, "agent-"+build+".log"))
-		b.Logf("%s agent's log, last lines:\n%s", build, lastLines(string(log), 6))
-	}
 }
 
 // pidByArg finds the process whose command line has arg as one of its arguments.

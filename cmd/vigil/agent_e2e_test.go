@@ -59,8 +59,8 @@ type builtBinary struct {
 
 var (
 	binFull    builtBinary // go build: what the tests run
-	binRelease builtBinary // built as installer/dist builds the packages' binary
-	binAgent   builtBinary // the same, agent-only (-tags agentonly)
+	binRelease builtBinary // the full build as installer/dist builds it (vigil-server packages)
+	binAgent   builtBinary // the same, agent-only (-tags agentonly: vigil-agent packages)
 	binDir     string
 	binMu      sync.Mutex
 )
@@ -85,7 +85,7 @@ func TestMain(m *testing.M) {
 // vigilBinary builds the vigil binary once per test run.
 func vigilBinary(t testing.TB) string { return buildOnce(t, &binFull, "vigil", nil, nil) }
 
-// releaseBinary builds the binary the release packages carry once per test run.
+// releaseBinary builds the full binary as the vigil-server packages carry it, once per test run.
 func releaseBinary(t testing.TB) string {
 	return buildOnce(t, &binRelease, "vigil-release", releaseBuildArgs, []string{"CGO_ENABLED=0"})
 }
