@@ -212,10 +212,13 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 
 // listingDue tells whether a listing is worth its cost now. Reading the socket tables walks the
 // kernel's socket hash tables, sized by the machine's memory rather than by its sockets (about
-// 2.5 ms on a 24 GiB machine), and the listings after process starts came once a second while
-// processes kept starting. So within half an Interval of the last listing, one is made only when
+// 3 ms of CPU on a 24 GiB machine), and the listings after process starts came once a second
+// while processes kept starting. So within half an Interval of the last listing, one is made only when
 // a process started lately holds a socket that listing did not show (a look at those processes'
-// descriptors); most new processes open none. The regular listing every Interval always is.
+// descriptors); most new processes open none (a Unix-domain socket counts as new: the tables
+// read do not show those). A regular listing so skipped (within half an Interval of one that
+// followed a process start) leaves listings at most 1.5 Intervals apart at full pace (with the
+// Pace's factor f, f+0.5 Intervals): a new socket of an older process waits that long at most.
 func (s *Source) listingDue() bool {
 	if s.holdsNew == nil {
 		return true

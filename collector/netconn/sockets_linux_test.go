@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Socket owners come from the live /proc: this process's listener, and one a child process holds
@@ -103,4 +105,89 @@ func TestHoldsNewLooksAtTheGivenProcesses(t *testing.T) {
 	if !l.holdsNew([]int{200, 100}) {
 		t.Error("a listed process's new socket not seen")
 	}
+}
+
+// While processes keep starting (a Notice every 50 ms, of a process that holds no socket), the
+// listings after each start are skipped within half an Interval of the last one, yet a
+// connection an older process (this one) opens meanwhile is still reported: the regular listing
+// comes at the latest 1.5 Intervals after the last. The time it took is logged, not asserted.
+func TestOlderProcessConnectionSeenWhileProcessesStart(t *testing.T) {
+	child := exec.Command("sleep", "300")
+	if err := child.Start(); err != nil {
+		t.Skipf("no sleep to stand for the processes that start: %v", err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	const interval = time.Second
+	s := New(Config{Interval: interval, ChangeSettle: 100 * time.Millisecond})
+	var looks, skipped atomic.Int32
+	holdsNew := s.holdsNew
+	if holdsNew == nil {
+		t.Fatal("no look at new processes' sockets on the live /proc")
+	}
+	s.holdsNew = func(pids []int) bool {
+		news := holdsNew(pids)
+		looks.Add(1)
+		if !news {
+			skipped.Add(1)
+		}
+		return news
+	}
+	rec := runSource(t, s)
+	port := ln.Addr().(*net.TCPAddr).Port
+	waitFor := func(what string, match func(map[string]any) bool) time.Time {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if len(rec.find(match)) > 0 {
+				return time.Now()
+			}
+		}
+		t.Fatalf("no %s event within 30 s", what)
+		return time.Time{}
+	}
+	waitFor("listener", func(f map[string]any) bool { return f["State"] == "LISTEN" && f["DestinationPort"] == port })
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s.Notice(child.Process.Pid)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); skipped.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listing skipped within 30 s of process starts (%d looks)", looks.Load())
+		}
+	}
+	begin := time.Now()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := <-accepted
+	defer server.Close()
+	cport := client.LocalAddr().(*net.TCPAddr).Port
+	seen := waitFor("outbound connection", func(f map[string]any) bool {
+		return f["State"] == "ESTABLISHED" && f["Initiated"] == true && f["SourcePort"] == cport && f["DestinationPort"] == port
+	})
+	t.Logf("connection of an older process reported %d ms after it opened (Interval %s); %d looks at new processes, %d listings skipped",
+		seen.Sub(begin).Milliseconds(), interval, looks.Load(), skipped.Load())
 }
