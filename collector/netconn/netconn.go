@@ -2,6 +2,7 @@ package netconn
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/netip"
 	"os"
@@ -433,7 +434,6 @@ func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, 
 				silent := false
 				select {
 				case s.probes <- struct{}{}:
-					start := time.Now()
 					var err error
 					proto, err = s.cfg.Prober.Probe(ctx, addr)
 					<-s.probes
@@ -441,13 +441,14 @@ func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, 
 						s.log.Debug("listener not probed", "address", addr, "error", err)
 					} else {
 						s.log.Debug("listener probed", "address", addr, "protocol", proto)
-						silent = proto == "" && time.Since(start) >= s.cfg.Prober.Timeout()
 					}
+					silent = errors.Is(err, rdprobe.ErrSilent)
 				case <-ctx.Done():
 				}
-				// A listener that accepted and said nothing for the whole probe may be a server
-				// still starting (the kernel accepts before the program does; Xtigervnc greets
-				// only once its X server is up, seconds later on a loaded machine): asked again.
+				// A listener that accepted and neither answered nor closed through the whole
+				// probe may be a server still starting (the kernel accepts before the program
+				// does; Xtigervnc greets only once its X server is up, seconds later on a loaded
+				// machine): asked again. One that answered or closed (a web or TLS server) is not.
 				if !silent || try == silentTries {
 					break
 				}
@@ -461,8 +462,8 @@ func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, 
 	}
 }
 
-// silentTries is how many times a listener that stays silent through a whole probe is asked,
-// silentRetry apart.
+// silentTries is how many times a listener that stays silent through a whole probe
+// (rdprobe.ErrSilent) is asked, silentRetry apart.
 const (
 	silentTries = 3
 	silentRetry = 2 * time.Second
