@@ -303,13 +303,11 @@ const maxClimb = 8
 
 // holds reports whether process pid holds the socket inode in.
 func (l *procLister) holds(pid int, in uint64) bool {
-	want := map[uint64]bool{in: true}
-	saved, had := l.owners[in]
-	l.scanFDs(pid, want)
-	found := len(want) == 0
-	if had {
-		l.owners[in] = saved
-	}
+	found := false
+	l.socketInodes(pid, func(held uint64) bool {
+		found = held == in
+		return !found
+	})
 	return found
 }
 
