@@ -3,7 +3,6 @@ package netconn
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -173,6 +172,32 @@ func (r *recorder) find(match func(map[string]any) bool) []*event.Event {
 	return out
 }
 
+// dialLoopback connects to ln (accepted nowhere else) and returns the client end's port; both
+// ends stay open until the test ends.
+func dialLoopback(t *testing.T, ln net.Listener) (clientPort int) {
+	t.Helper()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	server, ok := <-accepted
+	if !ok {
+		t.Fatal("the loopback connection was not accepted")
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	return client.LocalAddr().(*net.TCPAddr).Port
+}
+
 func TestLoopbackConnectionSeenOnce(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("live socket test runs on Linux")
@@ -182,23 +207,8 @@ func TestLoopbackConnectionSeenOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-			_, _ = io.Copy(io.Discard, c)
-		}
-	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	defer server.Close()
-	cport := client.LocalAddr().(*net.TCPAddr).Port
+	cport := dialLoopback(t, ln)
 
 	s := New(Config{Interval: 50 * time.Millisecond})
 	rec := &recorder{}

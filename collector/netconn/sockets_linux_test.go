@@ -169,12 +169,6 @@ func TestOlderProcessConnectionSeenWhileProcessesStart(t *testing.T) {
 		t.Skip(err)
 	}
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
 	const interval = time.Second
 	s := New(Config{Interval: interval, ChangeSettle: 100 * time.Millisecond})
 	var looks, skipped atomic.Int32
@@ -224,14 +218,7 @@ func TestOlderProcessConnectionSeenWhileProcessesStart(t *testing.T) {
 		}
 	}
 	begin := time.Now()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	defer server.Close()
-	cport := client.LocalAddr().(*net.TCPAddr).Port
+	cport := dialLoopback(t, ln)
 	seen := waitFor("outbound connection", func(f map[string]any) bool {
 		return f["State"] == "ESTABLISHED" && f["Initiated"] == true && f["SourcePort"] == cport && f["DestinationPort"] == port
 	})
