@@ -378,3 +378,29 @@ func FuzzParseMountinfo(f *testing.F) {
 		ClassifyLinux(es, "/nonexistent-sys", "/nonexistent-dev", DefaultMediaRoots)
 	})
 }
+
+func TestMountTableParsesOnlyChanges(t *testing.T) {
+	f := newFixture(t)
+	mt := &mountTable{path: filepath.Join(f.proc, "self", "mountinfo")}
+	first, err := mt.read()
+	if err != nil || len(first) != len(baseMounts) {
+		t.Fatalf("first read: %d entries, %v", len(first), err)
+	}
+	again, err := mt.read()
+	if err != nil || len(again) != len(first) || &again[0] != &first[0] {
+		t.Fatalf("an unchanged table was parsed again (or failed: %v)", err)
+	}
+	f.writeMountinfo(t, baseMounts[:2])
+	changed, err := mt.read()
+	if err != nil || len(changed) != 2 || changed[1].MountPoint != "/dev" {
+		t.Fatalf("after a change: %v, %v", changed, err)
+	}
+	f.writeMountinfo(t, []string{"not a mountinfo line"})
+	if _, err := mt.read(); err == nil || !strings.Contains(err.Error(), "mountinfo line 1") {
+		t.Fatalf("a bad table: %v", err)
+	}
+	f.writeMountinfo(t, baseMounts[:2])
+	if back, err := mt.read(); err != nil || len(back) != 2 {
+		t.Fatalf("after the bad table: %v, %v", back, err)
+	}
+}

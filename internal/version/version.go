@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 )
 
 // Set at link time by release builds.
@@ -16,7 +17,12 @@ var (
 )
 
 // String is the one-line version report of `vigil version`.
-func String() string {
+func String() string { return report() }
+
+// report builds String once: everything in it is fixed at link time, and reading the build
+// information parses the record of every module in the binary, which the agent would otherwise
+// redo for each status write and check-in (several times a minute, for the process's life).
+var report = sync.OnceValue(func() string {
 	commit, date := Commit, Date
 	if commit == "" || date == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
@@ -44,4 +50,4 @@ func String() string {
 		edition = ", " + Edition
 	}
 	return fmt.Sprintf("vigil %s (commit %s, built %s, %s %s/%s%s)", Version, commit, date, runtime.Version(), runtime.GOOS, runtime.GOARCH, edition)
-}
+})

@@ -379,9 +379,21 @@ func (p *fyParser) blockScalar(rest string, l fyLine, off, parent int) (*yaml.No
 			return nil, errSlowPath
 		}
 	}
+	// The value lives as long as the rule (descriptions are most of it): sized once, as the
+	// builder's doubling would keep up to twice its length.
 	var b strings.Builder
+	size := len(parts) // a line break or space between parts, and the final one
+	for _, x := range parts {
+		size += len(x)
+	}
+	b.Grow(size)
 	if header[0] == '|' {
-		b.WriteString(strings.Join(parts, "\n"))
+		for i, x := range parts {
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(x)
+		}
 	} else {
 		for i, x := range parts {
 			switch {
