@@ -32,9 +32,9 @@ func runAgentOrUpgrade(ctx context.Context, cfg agent.Config) error {
 }
 
 // agentGCPercent is the agent process's GOGC (Go's default is 100). Idle, the agent's live heap
-// is about 3 MiB and it allocates about 30 KiB a second: at 25 the heap it holds beyond the live
+// is about 3 MiB and it allocates about 20 KiB a second: at 25 the heap it holds beyond the live
 // data (garbage waiting for the next collection) is half what it was at 50, about 1 MB less
-// resident, for a collection every 30 s or so (docs/performance.md).
+// resident, for a collection every 40 s or so (docs/performance.md).
 const agentGCPercent = 25
 
 func init() { agentSubcommands = append(agentSubcommands, newAgentRunCmd) }
