@@ -18,6 +18,8 @@
 #               which needs an open-file limit above the agent count in both processes)
 #   -m WHOSE    the p99 that decides: probe (the round trip one agent sees; the default),
 #               generator (the fleet's round trips) or server (the server's histogram)
+#   -q LOAD     before each trial, wait (up to 30 minutes) for the 1-minute load average to fall
+#               under LOAD (this machine is shared: the quietest moments give the fairest figures)
 #   -o FILE     where the result rows go (default: capacity-results.md in the current folder)
 #
 # PostgreSQL: $VIGIL_TEST_POSTGRES (as .ci/run exports it) or
@@ -51,8 +53,9 @@ bound=100
 interval=60
 conns=1000
 criterion=probe
+quiet=""
 out="$PWD/capacity-results.md"
-while getopts "s:n:t:b:i:c:m:o:h" opt; do
+while getopts "s:n:t:b:i:c:m:q:o:h" opt; do
   case $opt in
     s) stores=$OPTARG ;;
     n) counts=$OPTARG ;;
@@ -61,6 +64,7 @@ while getopts "s:n:t:b:i:c:m:o:h" opt; do
     i) interval=$OPTARG ;;
     c) conns=$OPTARG ;;
     m) criterion=$OPTARG ;;
+    q) quiet=$OPTARG ;;
     o) out=$OPTARG ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
   esac
@@ -133,9 +137,18 @@ p99_of() {
       if (total>0) printf "%d %s %.4f\n", total, p, within/total; else print "0 none 0" }'
 }
 
+# wait_quiet: with -q, waits for the load average to fall under it (30 minutes at most).
+wait_quiet() {
+  [ -n "$quiet" ] || return 0
+  local t0
+  t0=$(date +%s)
+  while [ "$(echo "$(load) >= $quiet" | bc)" = 1 ] && [ $(( $(date +%s) - t0 )) -lt 1800 ]; do sleep 15; done
+}
+
 # trial STORE N: runs one trial, appends its row, returns 0 when the count holds.
 trial() {
   local store=$1 n=$2 dir="$work/$1-$2" db="" urls port port2 pid pid2="" pin
+  wait_quiet
   mkdir -p "$dir"
   if [ "$store" != sqlite ]; then
     local name="vigil_capacity_$$_${n}_$store"
