@@ -11,6 +11,7 @@
 #   -s STORES   stores to measure, among sqlite, postgres, replicas (default: all three)
 #   -n COUNTS   agent counts to try, ascending (default "5000 10000 15000 20000 25000 30000"); after
 #               the first count that fails, the midpoint with the last that held is tried too
+#               (when the first count fails, half of it, down to 1,000, until one holds)
 #   -t SECONDS  steady phase, once every agent has enrolled (default 180: three check-ins each)
 #   -b MS       the p99 bound (default 100)
 #   -i SECONDS  check-in interval the server sets (default 60, the product's default)
@@ -266,6 +267,10 @@ for store in $stores; do
   good=0 bad=0
   for n in $counts; do
     if trial "$store" "$n"; then good=$n; else bad=$n; break; fi
+  done
+  while [ "$bad" -gt 0 ] && [ "$good" = 0 ] && [ $(( bad / 2 )) -ge 1000 ]; do
+    n=$(( bad / 2 / 500 * 500 ))
+    if trial "$store" "$n"; then good=$n; else bad=$n; fi
   done
   if [ "$bad" -gt 0 ] && [ "$good" -gt 0 ]; then
     mid=$(( (good + bad) / 2 / 500 * 500 ))
