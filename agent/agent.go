@@ -119,7 +119,7 @@ func newAgent(cfg Config) (*agent, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	var errs []string
-	for _, p := range problems {
+	for _, p := range append(problems, policies.UnrankedFindings(rs)...) {
 		if p.Warning {
 			log.Warn("rule warning", "problem", p.Error())
 			continue
@@ -143,7 +143,7 @@ func newAgent(cfg Config) (*agent, error) {
 	pace := &collector.Pace{}
 	a.limits = newLimiter(cfg.CPUBudget, int64(cfg.RSSBudgetMB)<<20, pace, log.Named("limits"))
 	a.limits.limited.Store(prevLimited)
-	a.out = newOutbox(a.q, log.Named("outbox"))
+	a.out = newOutbox(a.q, log.Named("outbox"), openReported(st.path(reportedFile), bootID(), log.Named("reported"), time.Now))
 	sources := cfg.Sources
 	if sources == nil {
 		s, err := suite.New(suite.Options{Only: cfg.Only, FileRoots: cfg.FileRoots, Logger: log.Named("collector"), Pace: pace})
@@ -416,6 +416,7 @@ func (a *agent) run(ctx context.Context) error {
 	goFn(restCtx, a.checkin)
 	goFn(restCtx, a.policyLoop)
 	goFn(restCtx, a.statusLoop)
+	goFn(restCtx, a.settleMemory)
 	goFn(restCtx, a.up.loop)
 	if a.cfg.UpgradeTrial {
 		goFn(restCtx, a.up.trial)

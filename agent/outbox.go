@@ -17,7 +17,7 @@ import (
 // outboxSize bounds the items waiting for the queue writer; beyond it an item waits up to a
 // second for room, then is dropped and counted (Health.EventsDropped), so a stalled disk never
 // stalls the collectors for long.
-const outboxSize = 4096
+const outboxSize = 1024
 
 // recentEvents is how many evidence event ids the outbox remembers having queued, so an event
 // behind several findings is queued once.
@@ -35,19 +35,27 @@ type outbox struct {
 	ring    []string
 	next    int
 	hostSet bool // the first host_inventory (the start state) went into the snapshot
+	// rep, when set, holds back findings about the start-up state that an earlier run reported;
+	// startHost is the id of this run's first host_inventory event (the host as found at start).
+	rep       *reported
+	startHost string
 }
 
 // pending is an item on its way to the queue; a finding's is logged once it is queued.
 type pending struct {
 	item    queue.Item
 	finding *wire.Finding
+	key     string // the finding's key in the reported memory ("" none)
 }
 
-func newOutbox(q queue.Queue, log hclog.Logger) *outbox {
-	return &outbox{q: q, ch: make(chan pending, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents)}
+func newOutbox(q queue.Queue, log hclog.Logger, rep *reported) *outbox {
+	return &outbox{q: q, ch: make(chan pending, outboxSize), log: log, recent: map[string]bool{}, ring: make([]string, recentEvents), rep: rep}
 }
 
-func (o *outbox) put(kind string, v any) {
+func (o *outbox) put(kind string, v any) { o.putKeyed(kind, v, "") }
+
+// putKeyed is put for a finding with its key in the reported memory.
+func (o *outbox) putKeyed(kind string, v any, key string) {
 	var f *wire.Finding
 	if kind == queue.KindFinding {
 		f = v.(*wire.Finding)
@@ -58,7 +66,7 @@ func (o *outbox) put(kind string, v any) {
 		o.dropped.Add(1)
 		return
 	}
-	p := pending{item: queue.Item{Kind: kind, Data: data}, finding: f}
+	p := pending{item: queue.Item{Kind: kind, Data: data}, finding: f, key: key}
 	select {
 	case o.ch <- p:
 		return
@@ -99,7 +107,7 @@ func (o *outbox) Event(ev *event.Event) {
 	}
 	if ev.Category == event.HostInventory {
 		if !o.hostSet {
-			o.hostSet = true
+			o.hostSet, o.startHost = true, ev.ID
 			return
 		}
 		o.putEvent(ev)
@@ -113,10 +121,24 @@ func (o *outbox) Event(ev *event.Event) {
 // Finding implements pipeline.Sink: the evidence first, so the server has the events when the
 // finding arrives.
 func (o *outbox) Finding(f *pipeline.Finding) {
+	var key string
+	if o.rep != nil {
+		var send bool
+		if key, send = o.rep.check(f, o.startup); !send {
+			o.log.Info("finding not sent again: an earlier run reported it about the same state at start-up", "rule", f.RuleID, "title", f.Title)
+			return
+		}
+	}
 	for _, ev := range f.Evidence {
 		o.putEvent(ev)
 	}
-	o.put(queue.KindFinding, toWire(f))
+	o.putKeyed(queue.KindFinding, toWire(f), key)
+}
+
+// startup tells whether an event describes the state found at start-up (see isStartupEvent; and
+// the first host_inventory).
+func (o *outbox) startup(ev *event.Event) bool {
+	return isStartupEvent(ev) || (ev.Category == event.HostInventory && ev.ID == o.startHost)
 }
 
 // Inventory implements pipeline.Sink.
@@ -150,10 +172,20 @@ func (o *outbox) run(ctx context.Context) {
 			o.dropped.Add(int64(len(batch)))
 			o.log.Error("queue append failed; items dropped", "items", len(batch), "error", err)
 		} else {
+			var keys []string
 			for _, p := range batch {
 				if f := p.finding; f != nil {
 					o.log.Info("finding queued", "id", f.ID, "rule", f.RuleID, "title", f.Title, "level", f.Level)
+					if p.key != "" {
+						keys = append(keys, p.key)
+					}
 				}
+			}
+			if len(keys) > 0 && o.rep != nil {
+				// Remembered once committed: a crash in between reports the finding again after
+				// the restart, never holds back one that was not queued.
+				o.rep.record(keys)
+				o.rep.save()
 			}
 		}
 		clear(batch)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,11 +24,18 @@ func run(t testing.TB, dir string, name string, args ...string) {
 	}
 }
 
+// massClones keeps TestMassClone and TestBenignDeveloperHour apart: the benign workload clones
+// repositories too, and its agent (like every agent on the machine) would count the mass
+// clone's fifteen with them (staging_git_mass_clone, medium, on the workload's evidence).
+var massClones sync.Mutex
+
 // TestMassClone: fifteen local bare repositories cloned within a minute raise
 // staging_git_mass_clone on the agent's host; that finding is forwarded to a syslog receiver
 // and a webhook the test starts, configured as an admin does on the settings page.
 func TestMassClone(t *testing.T) {
 	t.Parallel()
+	massClones.Lock()
+	defer massClones.Unlock()
 	NeedRoot(t, "the kernel's process connector (short processes such as git clone)")
 	git := Need(t, "git")
 	srv := StartServer(t, ServerOptions{})

@@ -35,8 +35,10 @@ type rdCase struct {
 // (x11vnc on Xvfb, Xtigervnc, x0vncserver's X0tigervnc, xrdp, the FreeRDP shadow server,
 // websockify in front of a VNC server, tmate) and then a renamed copy of it in /tmp; an agent
 // reports each with the right finding, whose latency (from the start to the server's commit of
-// the finding) is logged. The servers listen on loopback; tmate reaches a stand-in for
-// ssh.tmate.io whose name a local DNS server gives.
+// the finding) is logged against the 2 s goal; a latency past five times the goal fails the
+// test (past the goal itself with VIGIL_SCENARIO_STRICT_GOALS=1, for a quiet machine). The
+// servers listen on loopback; tmate reaches a stand-in for ssh.tmate.io whose name a local DNS
+// server gives.
 func TestRemoteAccessServers(t *testing.T) {
 	t.Parallel()
 	NeedRoot(t, "the kernel's process connector, other processes' /proc/<pid>/maps, packet capture for DNS names")
@@ -158,8 +160,11 @@ func TestRemoteAccessServers(t *testing.T) {
 				if renamed {
 					name += ", renamed " + c.renamed
 				}
+				// The goal counts from the start: the server's own start-up (websockify, a Python
+				// program, takes most of a second to listen on a loaded machine) is in it.
 				Record(t, "remote access", fmt.Sprintf("%s -> %s", name, rule), got.Latency,
-					fmt.Sprintf("%s; serving after %d ms; goal 2 s", level, serving.Sub(start).Milliseconds()))
+					fmt.Sprintf("%s; serving after %d ms, found %d ms after; %s", level, serving.Sub(start).Milliseconds(),
+						got.Latency.Milliseconds()-serving.Sub(start).Milliseconds(), Goal(t, what, got.Latency, 2*time.Second)))
 				p.Stop(10 * time.Second)
 			}
 		})

@@ -130,7 +130,7 @@ func TestStaging(t *testing.T) {
 		if got.Finding.Level != w.level {
 			t.Errorf("%s at %s, want %s", w.rule, got.Finding.Level, w.level)
 		}
-		Record(t, "staging", w.what+" -> "+w.rule, got.Latency, w.level+"; from when "+w.from+"; goal 5 s")
+		Record(t, "staging", w.what+" -> "+w.rule, got.Latency, w.level+"; from when "+w.from+"; "+Goal(t, w.rule, got.Latency, 5*time.Second))
 	}
 }
 

@@ -121,7 +121,23 @@ func indexed(rs *Ruleset, ctx *match.Ctx) []int {
 // rule give identical results.
 func TestPrefilterDifferential(t *testing.T) {
 	rs := loadCorpus(t, true)
-	events := append(streamEvents(4000, 2), synthEvents(rs, 3, 3)...)
+	prefilterDifferential(t, rs, append(streamEvents(4000, 2), synthEvents(rs, 3, 3)...))
+}
+
+// TestPrefilterDifferentialWholeCorpus is the same over all of sigmahq-full plus LOLRMM.
+func TestPrefilterDifferentialWholeCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("brute force over 4,400 rules")
+	}
+	paths, opts := wholeCorpus(t)
+	rs, _, err := LoadPaths(paths, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefilterDifferential(t, rs, append(streamEvents(2000, 4), synthEvents(rs, 2, 5)...))
+}
+
+func prefilterDifferential(t *testing.T, rs *Ruleset, events []*event.Event) {
 	ctx := match.NewCtx(rs.fields)
 	matched, evaluated := 0, 0
 	for _, ev := range events {

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -209,5 +211,23 @@ func TestComplexityBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFileSizeLimitOnDisk: a rule file over MaxFileBytes is refused whole, read no further than
+// one byte past the limit, and the problem does not report that byte count as the file's size.
+func TestFileSizeLimitOnDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yml")
+	rule := "title: t\nlogsource: {category: process_creation}\ndetection:\n  sel: {Image: x}\n  condition: sel\n"
+	if err := os.WriteFile(path, []byte(strings.Repeat(rule+"---\n", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs, problems, err := LoadPaths([]string{path}, LoadOptions{Limits: Limits{MaxFileBytes: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Len() != 0 || len(problems) != 1 || problems[0].Line != 1 || !strings.Contains(problems[0].Message, "larger than the 100-byte limit") ||
+		strings.Contains(problems[0].Message, "101") {
+		t.Errorf("%d rules loaded, problems %v; want the file refused for its size, without a made-up size", rs.Len(), problems)
 	}
 }

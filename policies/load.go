@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -68,103 +70,142 @@ type corrEntry struct {
 // files named *.test.yml / *.test.yaml). Problems name refused documents and warnings; the error
 // is only for I/O failures.
 func LoadPaths(paths []string, opts LoadOptions) (*Ruleset, []Problem, error) {
-	var files []string
-	for _, p := range paths {
+	dirs := make([]bool, len(paths))
+	for i, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("load rules: %w", err)
 		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && isRuleFile(d.Name()) {
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("load rules from %s: %w", p, err)
-		}
+		dirs[i] = info.IsDir()
 	}
-	parsed, problems, err := parseFiles(files, func(name string) (io.ReadCloser, error) { return os.Open(name) }, opts)
+	walk := func(found func(name string)) error {
+		for i, p := range paths {
+			if !dirs[i] {
+				found(p) // a file named on its own is read whatever its name
+				continue
+			}
+			err := filepath.WalkDir(p, ruleFileWalker(found))
+			if err != nil {
+				return fmt.Errorf("load rules from %s: %w", p, err)
+			}
+		}
+		return nil
+	}
+	return loadParsed(walk, func(name string) (io.ReadCloser, error) { return os.Open(name) }, opts)
+}
+
+// loadParsed parses the files walk finds (parseFiles) and compiles their documents as they
+// arrive, in order, while the other files are still being parsed.
+func loadParsed(walk func(found func(name string)) error, open func(name string) (io.ReadCloser, error), opts LoadOptions) (*Ruleset, []Problem, error) {
+	var problems []Problem
+	var err error
+	rs, more := build(func(yield func(source) bool) {
+		err = parseFiles(walk, open, opts, func(f *sigma.File, errs []sigma.Error) bool {
+			for _, e := range errs {
+				problems = append(problems, problemOf(e))
+			}
+			for _, s := range sources([]*sigma.File{f}, opts) {
+				if !yield(s) {
+					return false
+				}
+			}
+			return true
+		})
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, more := build(sources(parsed, opts))
 	return rs, append(problems, more...), nil
 }
 
-// parseFiles reads and parses rule files, several at a time (parsing YAML is most of loading),
-// and returns them in the order given, with their problems. A file is read no further than one
-// byte past the size limit: enough for the parser to refuse it, without holding a huge file.
-func parseFiles(names []string, open func(name string) (io.ReadCloser, error), opts LoadOptions) ([]*sigma.File, []Problem, error) {
+// parseFiles reads and parses the rule files walk finds, several at a time and while it walks
+// (parsing YAML is most of loading), and hands each to deliver in the order found, as soon as
+// it and those before it are parsed. A file is read no further than one byte past the size
+// limit: enough for the parser to refuse it, without holding a huge file. It returns the first
+// error of the walk or of reading a file.
+func parseFiles(walk func(found func(name string)) error, open func(name string) (io.ReadCloser, error), opts LoadOptions, deliver func(*sigma.File, []sigma.Error) bool) error {
 	type result struct {
 		file *sigma.File
 		errs []sigma.Error
 		err  error
 	}
-	results := make([]result, len(names))
-	next := make(chan int)
+	type job struct {
+		name string
+		out  chan result
+	}
+	jobs := make(chan job, 64)
+	order := make(chan chan result, 256) // the jobs' results, in the order found
 	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				data, err := readLimited(open(names[i]))(opts.Limits.fileBytes())
+			for j := range jobs {
+				var r result
+				f, err := open(j.name)
+				data, err := readLimited(f, err, opts.Limits.fileBytes())
 				if err != nil {
-					results[i].err = fmt.Errorf("load rules: %w", err)
-					continue
+					r.err = fmt.Errorf("load rules: %w", err)
+				} else {
+					r.file, r.errs = sigma.ParseLimited(j.name, data, opts.Limits.sigma())
 				}
-				results[i].file, results[i].errs = sigma.ParseLimited(names[i], data, opts.Limits.sigma())
+				j.out <- r
 			}
 		}()
 	}
-	for i := range names {
-		next <- i
+	var werr error
+	go func() {
+		werr = walk(func(name string) {
+			out := make(chan result, 1)
+			jobs <- job{name, out}
+			order <- out
+		})
+		close(jobs)
+		close(order)
+	}()
+	var err error
+	stopped := false
+	for out := range order {
+		r := <-out
+		switch {
+		case stopped:
+			// Drain, so the walker and the workers finish.
+		case r.err != nil:
+			err, stopped = r.err, true
+		case !deliver(r.file, r.errs):
+			stopped = true
+		}
 	}
-	close(next)
 	wg.Wait()
-	parsed := make([]*sigma.File, 0, len(names))
-	var problems []Problem
-	for _, r := range results {
-		if r.err != nil {
-			return nil, nil, r.err
-		}
-		parsed = append(parsed, r.file)
-		for _, e := range r.errs {
-			problems = append(problems, problemOf(e))
-		}
+	if werr != nil {
+		return werr
 	}
-	return parsed, problems, nil
+	return err
 }
 
 // LoadFS is LoadPaths over a file system (the whole tree from its root).
 func LoadFS(fsys fs.FS, opts LoadOptions) (*Ruleset, []Problem, error) {
-	var names []string
-	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+	walk := func(found func(name string)) error {
+		err := fs.WalkDir(fsys, ".", ruleFileWalker(found))
+		if err != nil {
+			return fmt.Errorf("load rules: %w", err)
+		}
+		return nil
+	}
+	return loadParsed(walk, func(name string) (io.ReadCloser, error) { return fsys.Open(name) }, opts)
+}
+
+// ruleFileWalker is a WalkDir function handing found each rule file (isRuleFile) it passes.
+func ruleFileWalker(found func(name string)) fs.WalkDirFunc {
+	return func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.IsDir() && isRuleFile(d.Name()) {
-			names = append(names, path)
+			found(path)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("load rules: %w", err)
 	}
-	parsed, problems, err := parseFiles(names, func(name string) (io.ReadCloser, error) { return fsys.Open(name) }, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	rs, more := build(sources(parsed, opts))
-	return rs, append(problems, more...), nil
 }
 
 // ParseBytes loads one rule file's content; name is used in problems.
@@ -174,7 +215,7 @@ func ParseBytes(name string, data []byte, opts LoadOptions) (*Ruleset, []Problem
 	for _, e := range errs {
 		problems = append(problems, problemOf(e))
 	}
-	rs, more := build(sources([]*sigma.File{pf}, opts))
+	rs, more := build(slices.Values(sources([]*sigma.File{pf}, opts)))
 	return rs, append(problems, more...)
 }
 
@@ -187,18 +228,16 @@ func Merge(sets ...*Ruleset) (*Ruleset, []Problem) {
 			src = append(src, s.src...)
 		}
 	}
-	return build(src)
+	return build(slices.Values(src))
 }
 
-// readLimited returns a reader of an opened file that reads at most limit+1 bytes.
-func readLimited(f io.ReadCloser, err error) func(limit int) ([]byte, error) {
-	return func(limit int) ([]byte, error) {
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, int64(limit)+1))
+// readLimited reads an opened file, but no more than limit+1 bytes.
+func readLimited(f io.ReadCloser, err error, limit int) ([]byte, error) {
+	if err != nil {
+		return nil, err
 	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 }
 
 func isRuleFile(name string) bool {
@@ -240,8 +279,8 @@ func ruleKey(m *sigma.Meta, file string, p sigma.Pos) string {
 	return fmt.Sprintf("%s:%d", file, p.Line)
 }
 
-// build compiles and links accepted documents.
-func build(src []source) (*Ruleset, []Problem) {
+// build compiles and links accepted documents, compiling rules as src yields them.
+func build(src iter.Seq[source]) (*Ruleset, []Problem) {
 	rs := &Ruleset{fields: match.NewFieldTable()}
 	budget := &match.Budget{}
 	var problems []Problem
@@ -268,7 +307,7 @@ func build(src []source) (*Ruleset, []Problem) {
 		return true
 	}
 	var filterSrc []source
-	for _, s := range src {
+	for s := range src {
 		switch {
 		case s.rule != nil:
 			r := s.rule
@@ -619,5 +658,5 @@ func (rs *Ruleset) Without(ids []string) (*Ruleset, []Problem) {
 		}
 		src = append(src, s)
 	}
-	return build(src)
+	return build(slices.Values(src))
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,19 @@ func wholeCorpus(tb testing.TB) ([]string, LoadOptions) {
 		paths = append(paths, filepath.Join(full, d))
 	}
 	paths = append(paths, shareddata.Dir(tb, "lolrmm", "sigma"))
-	return paths, LoadOptions{Placeholders: corpusPlaceholderValues(tb, paths)}
+	wholeCorpusValues.Lock()
+	defer wholeCorpusValues.Unlock()
+	if wholeCorpusValues.m == nil {
+		wholeCorpusValues.m = corpusPlaceholderValues(tb, paths)
+	}
+	return paths, LoadOptions{Placeholders: wholeCorpusValues.m}
+}
+
+// wholeCorpusValues keeps the placeholder values found for the whole corpus (finding them
+// loads it a few times) for the other tests of the run.
+var wholeCorpusValues struct {
+	sync.Mutex
+	m map[string][]string
 }
 
 var unresolvedRE = regexp.MustCompile(`unresolved placeholder %([^%]+)%`)
@@ -131,4 +144,57 @@ func BenchmarkWholeCorpus(b *testing.B) {
 	b.ReportMetric(float64(bestFull)/float64(bestOne), "ratio")
 	b.ReportMetric(float64(rules), "rules")
 	b.ReportMetric(float64(findings)/n, "findings/event")
+}
+
+// TestWholeCorpusLoads pins, per folder of sigmahq-full (every SigmaHQ rule of the commit, 3,780
+// files), how many rule files load and why the others are refused; docs/policies.md reports the
+// table.
+func TestWholeCorpusLoads(t *testing.T) {
+	full := shareddata.Dir(t, "sigmahq-full")
+	paths, opts := wholeCorpus(t)
+	dir := func(name string) string { return filepath.Join(full, name) }
+	checkFolderLoads(t, []folderLoads{
+		{"rules", dir("rules"), LoadOptions{}, 3140, map[string]string{
+			"macos/process_creation/proc_creation_macos_file_and_directory_discovery.yml": `invalid search identifier "select_tree_execution|endswith"`,
+		}, 0, ""},
+		{"rules-emerging-threats", dir("rules-emerging-threats"), LoadOptions{}, 471, map[string]string{
+			"2026/Exploits/CVE-2026-54121/win_security_adcs_certighost_cdc_chase_request.yml":     "unresolved placeholder %known_cdcs%",
+			"2026/Exploits/CVE-2026-54121/win_security_adcs_certighost_cert_issued_via_chase.yml": "unresolved placeholder %known_cdcs%",
+		}, 0, ""},
+		{"rules-emerging-threats with placeholder values", dir("rules-emerging-threats"), opts, 473, nil, 0, ""},
+		{"rules-threat-hunting", dir("rules-threat-hunting"), LoadOptions{}, 140, nil, 0, ""},
+		{"rules-placeholder", dir("rules-placeholder"), LoadOptions{}, 0, nil, 23, "unresolved placeholder %"},
+		{"rules-placeholder with placeholder values", dir("rules-placeholder"), opts, 23, nil, 0, ""},
+		{"rules-compliance", dir("rules-compliance"), LoadOptions{}, 3, nil, 0, ""},
+	})
+	// Together, with LOLRMM: one load, every rule but the broken macOS one, and no warning.
+	rs, problems, err := LoadPaths(paths, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs, warns := CountProblems(problems); rs.Len() != 3780-1+632 || errs != 1 || warns != 0 {
+		t.Errorf("whole corpus: %d rules, %d errors, %d warnings; want %d, 1 and 0", rs.Len(), errs, warns, 3780-1+632)
+	}
+}
+
+// TestWholeCorpusPCRE: SigmaHQ rules written for PCRE's '$' (which also matches before a final
+// newline) fire on such values, as they do in PCRE-based backends.
+func TestWholeCorpusPCRE(t *testing.T) {
+	path := filepath.Join(shareddata.Dir(t, "sigmahq-full"), "rules", "windows", "builtin", "security", "win_security_metasploit_authentication.yml")
+	rs, problems, err := LoadPaths([]string{path}, LoadOptions{})
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	eng, err := NewEngine(rs, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ws, want := range map[string]int{"ABCDEFGHIJKLMNOP": 1, "ABCDEFGHIJKLMNOP\n": 1, "ABCDEFGHIJKLMNOP\n\n": 0, "ABCDEFGHIJKLMNO": 0} {
+		n := 0
+		eng.Process(&event.Event{ID: "e", Product: "windows", Service: "security", Fields: map[string]any{
+			"EventID": 4625, "LogonType": 3, "AuthenticationPackageName": "NTLM", "WorkstationName": ws}}, func(*Finding) { n++ })
+		if n != want {
+			t.Errorf("WorkstationName %q: %d findings, want %d", ws, n, want)
+		}
+	}
 }

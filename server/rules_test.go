@@ -207,3 +207,44 @@ func TestImportSigmaHQFolder(t *testing.T) {
 		t.Fatalf("bundle: %v, %d rules", err, len(b.Rules))
 	}
 }
+
+// TestRuleRefusals: an empty rule file is a 400 naming the content, a built-in rule that
+// does not exist a 404; a custom rule that would make findings without one of Sigma's five
+// levels is refused (the ingest refuses such findings, so the agents would drop every one),
+// naming the file and line; a rule that only feeds a correlation may leave its level out.
+func TestRuleRefusals(t *testing.T) {
+	srv, c := testServer(t, nil)
+	u := srv.LocalURL()
+	noLevel := strings.Replace(customRule, "level: high\n", "", 1)
+	for name, content := range map[string]string{"none.yml": noLevel, "severe.yml": noLevel + "level: severe\n", "upper.yml": noLevel + "level: High\n"} {
+		r := do(t, c, "POST", u+"/api/v1/rules", adminToken, map[string]string{"name": name, "content": content})
+		if r.status != 400 || !strings.Contains(string(r.body), name+":1") || !strings.Contains(string(r.body), "informational, low, medium, high, critical") {
+			t.Errorf("%s: %d %s, want 400 naming %s:1 and the levels", name, r.status, r.body, name)
+		}
+		r = do(t, c, "POST", u+"/api/v1/rules/lint", adminToken, map[string]string{"name": name, "content": content})
+		if !strings.Contains(string(r.body), `"file":"`+name+`","line":1,"message":"rule \"Custom VNC Viewer Start\" has`) {
+			t.Errorf("lint of %s: %d %s, want its level problem", name, r.status, r.body)
+		}
+	}
+	if r := do(t, c, "POST", u+"/api/v1/rules", adminToken, map[string]string{"name": "empty.yml", "content": "\n"}); r.status != 400 || r.errBody(t).Field != "content" {
+		t.Errorf("an empty rule file: %d %s, want 400 naming content", r.status, r.body)
+	}
+	if r := do(t, c, "POST", u+"/api/v1/rules/builtin/no-such-rule/disable", adminToken, nil); r.status != 404 {
+		t.Errorf("disabling a built-in rule that does not exist: %d %s, want 404", r.status, r.body)
+	}
+	feeder := noLevel + `---
+title: Many VNC Viewers
+id: 6c1f4a8e-6a4b-4c55-9d0e-3f2a1b7c8d90
+correlation:
+    type: event_count
+    rules: [custom_vnc_viewer]
+    group-by: [host]
+    timespan: 1h
+    condition: {gte: 3}
+    generate: false
+level: medium
+`
+	if r := do(t, c, "POST", u+"/api/v1/rules", adminToken, map[string]string{"name": "feeder.yml", "content": feeder}); r.status != 201 {
+		t.Errorf("a rule without a level that only feeds a correlation: %d %s", r.status, r.body)
+	}
+}

@@ -116,6 +116,9 @@ type FirstStart struct {
 	AdminPassword string
 	// AgentCommand is the line an admin pastes on a laptop.
 	AgentCommand string
+	// EnrollSecretFile and AdminPasswordFile are the files that keep the generated secret and
+	// password ("" when the configuration gave them).
+	EnrollSecretFile, AdminPasswordFile string
 }
 
 // Server is a running Vigil server.
@@ -169,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: listen address %q: %w", cfg.Listen, err)
 	}
-	if cfg.InsecureHTTP && !isLoopback(host) {
+	if cfg.InsecureHTTP && !IsLoopback(host) {
 		return nil, fmt.Errorf("server: --insecure-http serves plain HTTP and is allowed only on a loopback address, not %q", cfg.Listen)
 	}
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
@@ -274,7 +277,9 @@ func (s *Server) checkShared(ctx context.Context, key ed25519.PrivateKey) error 
 	return nil
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host (of a listen address) is a loopback name or address: the only
+// hosts plain HTTP is served on.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -449,7 +454,8 @@ func (s *Server) bootstrap(ctx context.Context) error {
 				isFirst = true
 				first.AdminUser, first.AdminPassword = DefaultAdminUsername, pw
 				if s.cfg.AdminPassword == "" {
-					if err := pki.WriteSecret(filepath.Join(s.cfg.DataDir, AdminPasswordFile), []byte(pw+"\n")); err != nil {
+					first.AdminPasswordFile = filepath.Join(s.cfg.DataDir, AdminPasswordFile)
+					if err := pki.WriteSecret(first.AdminPasswordFile, []byte(pw+"\n")); err != nil {
 						return err
 					}
 				}
@@ -472,6 +478,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	secretPath := filepath.Join(s.cfg.DataDir, EnrollSecretFile)
 	secret := s.cfg.EnrollSecret
 	if secret == "" {
+		first.EnrollSecretFile = secretPath
 		if b, err := os.ReadFile(secretPath); err == nil {
 			secret = strings.TrimSpace(string(b))
 		} else if errors.Is(err, os.ErrNotExist) {
@@ -570,7 +577,12 @@ func (s *Server) PrintFirstStart(w io.Writer) {
 		fmt.Fprintf(w, "  Admin password:  %s\n", f.AdminPassword)
 	}
 	fmt.Fprintf(w, "\nOn each laptop, run (or install the service with the same flags):\n\n  %s\n\n", f.AgentCommand)
-	fmt.Fprintf(w, "The enroll secret is kept in %s (mode 0600).\n", filepath.Join(s.cfg.DataDir, EnrollSecretFile))
+	if f.EnrollSecretFile != "" {
+		fmt.Fprintf(w, "The enroll secret is kept in %s (mode 0600).\n", f.EnrollSecretFile)
+	}
+	if f.AdminPasswordFile != "" {
+		fmt.Fprintf(w, "The admin password is also kept in %s (mode 0600).\n", f.AdminPasswordFile)
+	}
 }
 
 // Run serves until ctx ends, then shuts down gracefully: it stops accepting, lets in-flight

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -92,12 +95,14 @@ func (s *Server) initUI(ctx context.Context) error {
 	}
 	u, err := ui.New(ui.Config{Store: s.wb.wb, Policy: s.policy, Triage: s.wb.triage, Forward: s.wb.forward, Metrics: s.wb.metrics, OIDC: rp,
 		Logger: s.cfg.Logger, CheckinInterval: s.cfg.CheckinInterval, ClientIP: func(r *http.Request) string { return s.api.ClientIP(r).String() },
-		InsecureCookies: s.cfg.InsecureHTTP, ApplyOffice: s.applyOffice, ApplyRetention: s.applyRetention, Retention: ret})
+		InsecureCookies: s.cfg.InsecureHTTP, ApplyOffice: s.applyOffice, ApplyRetention: s.applyRetention, Retention: ret,
+		ForgetTokens: s.auth.ForgetUserTokens, PasswordChanged: s.passwordChanged})
 	if err != nil {
 		return err
 	}
 	s.wb.ui = u
 	s.api.AddUserAuthenticator(u.SessionAuth)
+	s.api.SetLoginGuard(u.LoginGuard())
 	s.api.AddRoutes(api.Route{Method: http.MethodGet, Pattern: "/metrics", Op: "metrics", Tag: "server", Auth: api.AuthUser, Role: auth.RoleViewer,
 		Summary: "Prometheus metrics (vigil_*), for a scraper with an API token", Hidden: true,
 		Handler: s.wb.metrics.Handler().ServeHTTP})
@@ -313,3 +318,18 @@ func (c *codeWriter) Write(b []byte) (int, error) {
 }
 
 func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// passwordChanged removes the first start's password file once the first admin has changed the
+// password it holds: the file would only keep a stale secret on disk.
+func (s *Server) passwordChanged(u store.User) {
+	if u.Username != DefaultAdminUsername {
+		return
+	}
+	path := filepath.Join(s.cfg.DataDir, AdminPasswordFile)
+	switch err := os.Remove(path); {
+	case err == nil:
+		s.cfg.Logger.Info("the first admin password was changed: its file is removed", "file", path)
+	case !errors.Is(err, fs.ErrNotExist):
+		s.cfg.Logger.Warn("could not remove the first admin password's file", "file", path, "error", err)
+	}
+}

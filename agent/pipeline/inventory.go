@@ -37,6 +37,17 @@ func fieldsKey(names ...string) func(map[string]any) string {
 	}
 }
 
+// ItemKey is the key naming one item of an inventory kind (a USB device, a display, a mounted
+// volume, a neighbour) in an event of that kind, the same for its "present", "added" and
+// "removed" events; ok is false for other categories. host_inventory has one item, "host".
+func ItemKey(category string, fields map[string]any) (key string, ok bool) {
+	k, ok := inventoryKinds[category]
+	if !ok {
+		return "", false
+	}
+	return k.key(fields), true
+}
+
 // IsInventory reports whether events of this category make up an inventory kind.
 func IsInventory(category string) bool {
 	_, ok := inventoryKinds[category]

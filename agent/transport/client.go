@@ -49,6 +49,13 @@ const maxResponseBytes = wire.MaxDecodedBytes
 // gzipAbove is the body size from which requests are compressed.
 const gzipAbove = 1024
 
+// gzipWriters keeps compressors between requests: each holds close to a megabyte of tables, too
+// much to allocate per batch in a process that aims at a resident set of a few megabytes.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
 // New checks the configuration and returns a client.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.ServerURL, "/"))
@@ -161,9 +168,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, auth 
 		}
 		if len(raw) > gzipAbove {
 			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+			zw := gzipWriters.Get().(*gzip.Writer)
+			zw.Reset(&buf)
 			_, _ = zw.Write(raw)
-			if err := zw.Close(); err != nil {
+			err := zw.Close()
+			gzipWriters.Put(zw)
+			if err != nil {
 				return fmt.Errorf("compress request: %w", err)
 			}
 			raw, encoding = buf.Bytes(), "gzip"

@@ -30,7 +30,7 @@ var agentService = &serviceKind{
 	spec:        service.AgentSpec,
 	detail:      agentDetail,
 	copiedFiles: map[string]string{"release_root": "release-root.json"},
-	waitReady:   agentEnrolled,
+	waitReady:   agentReady,
 }
 
 // agentDetail prints what the running agent last wrote in its state folder.
@@ -65,10 +65,12 @@ func agentDetail(w io.Writer, state string, running bool) {
 	}
 }
 
-// agentEnrolled reports whether the agent whose state folder is state has enrolled.
-func agentEnrolled(state string) bool {
+// agentReady reports whether the agent whose state folder is state has started since then
+// (what status shows is the new process's, not what an earlier one left), has enrolled and has
+// heard from its server since it started.
+func agentReady(state string, since time.Time) bool {
 	st, err := agent.ReadStatus(state)
-	return err == nil && st.Enrolled
+	return err == nil && !st.StartedAt.Before(since) && st.Enrolled && !st.LastContact.Before(st.StartedAt)
 }
 
 // resolvingFlags is set while subcommandFlags builds a registry's commands, so that the install

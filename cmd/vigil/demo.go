@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,6 +61,9 @@ func runDemo(ctx context.Context, cmd *cobra.Command, f *demoFlags) error {
 	level := hclog.LevelFromString(f.logLevel)
 	if level == hclog.NoLevel {
 		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)
+	}
+	if host, _, err := net.SplitHostPort(f.listen); err != nil || !server.IsLoopback(host) {
+		return fmt.Errorf("--listen %q: the demo serves plain HTTP, so only on a loopback address (127.0.0.1:PORT, [::1]:PORT, localhost:PORT)", f.listen)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil-demo", Level: level, Output: cmd.ErrOrStderr()})
 	data, err := filepath.Abs(f.data)

@@ -101,3 +101,14 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// The demo refuses a listen address that is not loopback, in its own flag's words.
+func TestDemoListenLoopbackOnly(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":8080", "192.0.2.1:8080", "127.0.0.1"} {
+		var out, errOut e2eBuffer
+		err := e2eRun(context.Background(), &out, &errOut, "demo", "--data", t.TempDir(), "--listen", listen)
+		if err == nil || !strings.Contains(err.Error(), "--listen") || strings.Contains(err.Error(), "insecure") {
+			t.Errorf("demo --listen %s: %v, want an error about --listen", listen, err)
+		}
+	}
+}

@@ -39,12 +39,21 @@ var (
 	built   = map[string]string{}
 )
 
-// vigilBuild builds cmd/vigil with version linked in (once per version per test binary).
-func vigilBuild(t *testing.T, version string) string {
+// vigilBuild builds the full cmd/vigil with version linked in (once per version per test
+// binary): the server, the release tools.
+func vigilBuild(t *testing.T, version string) string { return vigilBuildTags(t, version, "") }
+
+// agentBuild builds the agent-only cmd/vigil (-tags agentonly), what laptops run.
+func agentBuild(t *testing.T, version string) string {
+	return vigilBuildTags(t, version, packaging.Agent.Tags())
+}
+
+func vigilBuildTags(t *testing.T, version, tags string) string {
 	t.Helper()
 	builtMu.Lock()
 	defer builtMu.Unlock()
-	if p, ok := built[version]; ok {
+	key := version + "/" + tags
+	if p, ok := built[key]; ok {
 		return p
 	}
 	dir, err := os.MkdirTemp("", "vigil-install-e2e-")
@@ -52,12 +61,12 @@ func vigilBuild(t *testing.T, version string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "vigil")
-	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/vigilhq/vigil/internal/version.Version="+version, "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-X github.com/vigilhq/vigil/internal/version.Version="+version, "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build vigil %s: %v\n%s", version, err, out)
+		t.Fatalf("build vigil %s (tags %q): %v\n%s", version, tags, err, out)
 	}
-	built[version] = bin
+	built[key] = bin
 	afterTests = append(afterTests, func() { os.RemoveAll(dir) })
 	return bin
 }
@@ -93,15 +102,21 @@ func instStartServer(t *testing.T, bin, data string, extra ...string) *instServe
 		t.Fatal(err)
 	}
 	t.Cleanup(s.stop)
-	instWait(t, "the server to answer", func() bool {
-		resp, err := http.Get(s.url + "/healthz")
+	instWaitHealthy(t, "the server to answer", s.url)
+	return s
+}
+
+// instWaitHealthy waits until the server at url answers /healthz.
+func instWaitHealthy(t *testing.T, what, url string) {
+	t.Helper()
+	instWait(t, what, func() bool {
+		resp, err := http.Get(url + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return s
 }
 
 func (s *instServer) stop() {
@@ -219,8 +234,8 @@ func (in *installation) leftovers() []string {
 // enrolled agent; status says so; stop stops it; uninstall --purge leaves nothing behind.
 func TestAgentServiceE2E(t *testing.T) {
 	requireServiceTests(t)
-	bin := vigilBuild(t, "1.0.0")
-	srv := instStartServer(t, bin, filepath.Join(t.TempDir(), "server"))
+	bin := agentBuild(t, "1.0.0") // what laptops run; the server is the full build
+	srv := instStartServer(t, vigilBuild(t, "1.0.0"), filepath.Join(t.TempDir(), "server"))
 	in := newInstallation(t, "svc")
 	t.Cleanup(func() { run(t, bin, in.args("uninstall", "--purge")...) })
 
@@ -238,7 +253,8 @@ func TestAgentServiceE2E(t *testing.T) {
 	}
 	out, code = run(t, bin, in.args("status")...)
 	t.Logf("status:\n%s", out)
-	if code != 0 || !strings.Contains(out, ": running") || !strings.Contains(out, "enrolled: yes, agent id "+hosts[0].ID) {
+	if code != 0 || !strings.Contains(out, ": running") || !strings.Contains(out, "enrolled: yes, agent id "+hosts[0].ID) ||
+		!strings.Contains(out, ", agent-only)") {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 	// Installing again is harmless: same host, still running.
@@ -312,7 +328,9 @@ func copyTree(t *testing.T, src, dst string) {
 // signed by its release key, it comes up on 1.0.1 with the same enrollment and its queue.
 func TestAgentUpgradeE2E(t *testing.T) {
 	requireServiceTests(t)
-	oldBin, newBin := vigilBuild(t, "1.0.0"), vigilBuild(t, "1.0.1")
+	// The release tools and the server are the full build; the agent, before and after, the
+	// agent-only one, as released.
+	tools, oldBin, newBin := vigilBuild(t, "1.0.0"), agentBuild(t, "1.0.0"), agentBuild(t, "1.0.1")
 	dir := t.TempDir()
 	repo, key := filepath.Join(dir, "release-repo"), filepath.Join(dir, "release.key")
 	evilRepo, evilKey := filepath.Join(dir, "evil-repo"), filepath.Join(dir, "evil.key")
@@ -323,7 +341,7 @@ func TestAgentUpgradeE2E(t *testing.T) {
 		{"release", "init", "--repo", evilRepo, "--key", evilKey},
 		{"release", "publish", "--repo", evilRepo, "--key", evilKey, "--version", "1.0.5", "--binary", platform + "=" + newBin},
 	} {
-		if out, code := run(t, oldBin, step...); code != 0 {
+		if out, code := run(t, tools, step...); code != 0 {
 			t.Fatalf("vigil %v: exit %d\n%s", step, code, out)
 		}
 	}
@@ -332,7 +350,7 @@ func TestAgentUpgradeE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyTree(t, evilRepo, served) // the server serves a repository signed by another key
-	srv := instStartServer(t, oldBin, filepath.Join(dir, "server"), "--updates-dir", served)
+	srv := instStartServer(t, tools, filepath.Join(dir, "server"), "--updates-dir", served)
 	in := newInstallation(t, "upg")
 	t.Cleanup(func() { run(t, oldBin, in.args("uninstall", "--purge")...) })
 	out, code := run(t, oldBin, in.args("install", "--server", srv.url, "--enroll-secret", srv.secret,
@@ -413,78 +431,130 @@ func TestAgentUpgradeE2E(t *testing.T) {
 	}
 }
 
-// TestDebPackageE2E: the .deb installs with dpkg, its postinst registers and starts the agent's
-// service (configured from VIGIL_* variables), the agent enrolls with a local server, and
-// dpkg -r removes it cleanly (dpkg -P then removes configuration and state too).
+// debLeftovers lists what of the packages' services, binaries and processes is on the system.
+func debLeftovers() []string {
+	var left []string
+	for _, pattern := range []string{"/usr/bin/vigil", "/usr/share/vigil", "/etc/init.d/vigil", "/etc/init.d/vigil-server",
+		"/etc/rc[0-6S].d/*vigil*", "/var/run/vigil.pid", "/var/run/vigil-server.pid", "/etc/systemd/system/vigil.service",
+		"/etc/systemd/system/vigil-server.service"} {
+		m, _ := filepath.Glob(pattern)
+		left = append(left, m...)
+	}
+	for _, config := range []string{"/etc/vigil/agent.yml", "/etc/vigil/server.yml"} {
+		if p, _ := exec.Command("pgrep", "-f", config).Output(); len(bytes.TrimSpace(p)) > 0 {
+			left = append(left, "process "+strings.TrimSpace(string(p))+" of "+config)
+		}
+	}
+	return left
+}
+
+// TestDebPackageE2E: the vigil-agent .deb (the agent-only build) installs with dpkg, its postinst
+// registers and starts the agent's service (configured from VIGIL_* variables) and the agent
+// enrolls with a local server. The vigil-server .deb then takes its place: its postinst starts
+// the server's service and restarts the agent on the full build, still enrolled. dpkg -r
+// removes both services cleanly, keeping configuration and state; dpkg -P leaves nothing.
 func TestDebPackageE2E(t *testing.T) {
 	requireServiceTests(t)
 	if _, err := exec.LookPath("dpkg"); err != nil {
 		t.Skip("dpkg not found: not a Debian system")
 	}
-	if err := exec.Command("dpkg", "-s", "vigil").Run(); err == nil {
-		t.Skip("a vigil package is installed on this machine already; not touching it")
-	}
-	for _, p := range []string{"/etc/init.d/vigil", "/etc/vigil", "/var/lib/vigil"} {
-		if _, err := os.Stat(p); err == nil {
-			t.Skipf("%s exists: a vigil agent is installed here already; not touching it", p)
+	for _, pkg := range []string{"vigil", packaging.Agent.Name(), packaging.Server.Name()} {
+		if err := exec.Command("dpkg", "-s", pkg).Run(); err == nil {
+			t.Skipf("the package %s is installed on this machine already; not touching it", pkg)
 		}
 	}
-	bin := vigilBuild(t, "1.0.0")
-	srv := instStartServer(t, bin, filepath.Join(t.TempDir(), "server"))
-	deb, err := packaging.Linux("deb", packaging.Build{Version: "1.0.0", OS: "linux", Arch: runtime.GOARCH, Binary: bin, OutDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"/etc/init.d/vigil", "/etc/init.d/vigil-server", "/etc/vigil", "/var/lib/vigil", "/var/lib/vigil-server"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("%s exists: Vigil is installed here already; not touching it", p)
+		}
 	}
-	t.Cleanup(func() { _ = exec.Command("dpkg", "-P", "vigil").Run() })
-	install := exec.Command("dpkg", "-i", deb)
-	install.Env = append(os.Environ(), "VIGIL_SERVER="+srv.url, "VIGIL_ENROLL_SECRET="+srv.secret, "VIGIL_ONLY=host")
-	out, err := install.CombinedOutput()
-	t.Logf("dpkg -i:\n%s", out)
-	if err != nil {
-		t.Fatalf("dpkg -i: %v", err)
+	full := vigilBuild(t, "1.0.0")
+	srv := instStartServer(t, full, filepath.Join(t.TempDir(), "server"))
+	debs := map[packaging.Kind]string{}
+	for kind, bin := range map[packaging.Kind]string{packaging.Agent: agentBuild(t, "1.0.0"), packaging.Server: full} {
+		deb, err := packaging.Linux("deb", packaging.Build{Kind: kind, Version: "1.0.0", OS: "linux", Arch: runtime.GOARCH, Binary: bin, OutDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		debs[kind] = deb
 	}
+	t.Cleanup(func() { _ = exec.Command("dpkg", "-P", packaging.Server.Name(), packaging.Agent.Name()).Run() })
+	dpkg := func(env []string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("dpkg", args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		t.Logf("dpkg %v:\n%s", args, out)
+		if err != nil {
+			t.Fatalf("dpkg %v: %v", args, err)
+		}
+	}
+	agentStatus := func(what string, want ...string) string {
+		t.Helper()
+		out, code := run(t, "/usr/bin/vigil", "agent", "status")
+		t.Logf("vigil agent status (%s):\n%s", what, out)
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("%s: status (exit %d) lacks %q", what, code, w)
+			}
+		}
+		if code != 0 {
+			t.Fatalf("%s: status: exit %d", what, code)
+		}
+		return out
+	}
+
+	// vigil-agent: the agent-only build, registered, started, enrolled.
+	dpkg([]string{"VIGIL_SERVER=" + srv.url, "VIGIL_ENROLL_SECRET=" + srv.secret, "VIGIL_ONLY=host"}, "-i", debs[packaging.Agent])
 	if _, err := os.Stat("/etc/init.d/vigil"); err != nil {
 		if _, err2 := os.Stat("/etc/systemd/system/vigil.service"); err2 != nil {
 			t.Fatalf("no service registered: %v", err)
 		}
 	}
-	status, code := run(t, "/usr/bin/vigil", "agent", "status")
-	t.Logf("vigil agent status:\n%s", status)
-	if code != 0 || !strings.Contains(status, ": running") || !strings.Contains(status, "enrolled: yes") {
-		t.Fatalf("status: exit %d", code)
-	}
-	if h := srv.hosts(t); len(h) != 1 {
-		t.Fatalf("server hosts: %+v", h)
+	agentStatus("vigil-agent installed", ": running", "enrolled: yes", "binary: /usr/bin/vigil", ", agent-only)")
+	hosts := srv.hosts(t)
+	if len(hosts) != 1 {
+		t.Fatalf("server hosts: %+v", hosts)
 	}
 	if cfg, err := os.ReadFile("/etc/vigil/agent.yml"); err != nil || !strings.Contains(string(cfg), "server: "+srv.url) {
 		t.Fatalf("/etc/vigil/agent.yml: %v\n%s", err, cfg)
 	}
+	if out, code := run(t, "/usr/bin/vigil", "server", "--help"); code == 0 {
+		t.Fatalf("the agent-only build runs `vigil server`:\n%s", out)
+	}
 
-	out, err = exec.Command("dpkg", "-r", "vigil").CombinedOutput()
-	t.Logf("dpkg -r:\n%s", out)
-	if err != nil {
-		t.Fatalf("dpkg -r: %v", err)
+	// vigil-server takes vigil-agent's place: the server's service runs, the agent runs on.
+	port := instFreePort(t)
+	dpkg([]string{"VIGIL_LISTEN=" + fmt.Sprintf("127.0.0.1:%d", port), "VIGIL_INSECURE_HTTP=true"}, "-i", debs[packaging.Server])
+	if out, err := exec.Command("dpkg-query", "-W", "-f", "${Status}", packaging.Agent.Name()).CombinedOutput(); err == nil && strings.Contains(string(out), " installed") {
+		t.Fatalf("vigil-agent still installed beside vigil-server: %s", out)
 	}
-	var left []string
-	for _, pattern := range []string{"/usr/bin/vigil", "/usr/share/vigil", "/etc/init.d/vigil", "/etc/rc[0-6S].d/*vigil",
-		"/var/run/vigil.pid", "/etc/systemd/system/vigil.service"} {
-		m, _ := filepath.Glob(pattern)
-		left = append(left, m...)
+	instWaitHealthy(t, "the packaged server to answer", fmt.Sprintf("http://127.0.0.1:%d", port))
+	if out, code := run(t, "/usr/bin/vigil", "server", "status"); code != 0 || !strings.Contains(out, "vigil-server") || !strings.Contains(out, ": running") {
+		t.Fatalf("vigil server status: exit %d\n%s", code, out)
 	}
-	if p, _ := exec.Command("pgrep", "-f", "/etc/vigil/agent.yml").Output(); len(bytes.TrimSpace(p)) > 0 {
-		left = append(left, "process "+strings.TrimSpace(string(p)))
+	instWait(t, "the agent to run on the full build", func() bool {
+		out, code := run(t, "/usr/bin/vigil", "agent", "status")
+		return code == 0 && strings.Contains(out, "version: vigil 1.0.0 ") && !strings.Contains(out, "agent-only")
+	})
+	agentStatus("vigil-server installed", ": running", "enrolled: yes, agent id "+hosts[0].ID)
+	if h := srv.hosts(t); len(h) != 1 || h[0].ID != hosts[0].ID {
+		t.Fatalf("server hosts after the switch: %+v (was %+v)", h, hosts)
 	}
-	if len(left) > 0 {
+
+	// Removal stops and unregisters both services and keeps configuration and state, as
+	// Debian does; purge removes them.
+	dpkg(nil, "-r", packaging.Server.Name())
+	if left := debLeftovers(); len(left) > 0 {
 		t.Fatalf("dpkg -r left: %v", left)
 	}
-	// Removal keeps the configuration and the state, as Debian does; purge removes them.
-	if _, err := os.Stat("/etc/vigil/agent.yml"); err != nil {
-		t.Fatalf("dpkg -r removed the configuration: %v", err)
+	for _, p := range []string{"/etc/vigil/agent.yml", "/etc/vigil/server.yml", "/var/lib/vigil/token", "/var/lib/vigil-server"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("dpkg -r removed %s: %v", p, err)
+		}
 	}
-	if out, err := exec.Command("dpkg", "-P", "vigil").CombinedOutput(); err != nil {
-		t.Fatalf("dpkg -P: %v\n%s", err, out)
-	}
-	for _, p := range []string{"/etc/vigil", "/var/lib/vigil", "/var/log/vigil.log"} {
+	dpkg(nil, "-P", packaging.Server.Name(), packaging.Agent.Name())
+	for _, p := range []string{"/etc/vigil", "/var/lib/vigil", "/var/lib/vigil-server", "/var/log/vigil.log", "/var/log/vigil-server.log"} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("dpkg -P left %s", p)
 		}
@@ -507,14 +577,7 @@ func TestServerServiceE2E(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "started") {
 		t.Fatalf("server install: exit %d\n%s", code, out)
 	}
-	instWait(t, "the installed server to answer", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	instWaitHealthy(t, "the installed server to answer", fmt.Sprintf("http://127.0.0.1:%d", port))
 	if out, code := run(t, bin, append([]string{"server", "status"}, common...)...); code != 0 || !strings.Contains(out, ": running") {
 		t.Fatalf("server status: exit %d\n%s", code, out)
 	}
@@ -528,5 +591,71 @@ func TestServerServiceE2E(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Fatalf("server uninstall --purge left: %v", left)
+	}
+}
+
+// TestAgentBesideServerE2E: on a computer where `vigil server install` put the full build, the
+// agent installed from the agent-only build into the same place keeps the full one (the server
+// runs it, and it holds the agent) and enrolls with that server; uninstalling the agent leaves
+// the binary to the server, whose own uninstall then removes it, leaving nothing behind.
+func TestAgentBesideServerE2E(t *testing.T) {
+	requireServiceTests(t)
+	full, agentOnly := vigilBuild(t, "1.0.0"), agentBuild(t, "1.0.0")
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "bin", "vigil")
+	port := instFreePort(t)
+	secret := "vge_beside-e2e-secret-0123456789"
+	server := []string{"--name", fmt.Sprintf("vigil-e2e-bsrv-%d", os.Getpid()), "--config", filepath.Join(dir, "etc", "server.yml")}
+	in := newInstallation(t, "bagt")
+	in.config, in.binary = filepath.Join(dir, "etc", "agent.yml"), shared
+	t.Cleanup(func() {
+		run(t, full, in.args("uninstall", "--purge")...)
+		run(t, full, append([]string{"server", "uninstall", "--purge"}, server...)...)
+	})
+
+	out, code := run(t, full, append(append([]string{"server", "install"}, server...), "--binary", shared,
+		"--log-file", filepath.Join(dir, "log", "server.log"), "--data", filepath.Join(dir, "server-data"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--insecure-http", "--enroll-secret", secret, "--checkin-interval", "5s")...)
+	if code != 0 || !strings.Contains(out, "started") {
+		t.Fatalf("server install: exit %d\n%s", code, out)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	instWaitHealthy(t, "the installed server to answer", url)
+	if !fullBuild(shared) {
+		t.Fatalf("%s is not the full build after server install", shared)
+	}
+
+	out, code = run(t, agentOnly, in.args("install", "--server", url, "--enroll-secret", secret)...)
+	t.Logf("agent install (agent-only build):\n%s", out)
+	if code != 0 || !strings.Contains(out, "kept "+shared+": the full build") || !strings.Contains(out, "enrolled: yes") {
+		t.Fatalf("agent install: exit %d\n%s", code, out)
+	}
+	if !fullBuild(shared) {
+		t.Fatalf("the agent-only build replaced the server's full one at %s", shared)
+	}
+	if out, code := run(t, shared, in.args("status")...); code != 0 || strings.Contains(out, "agent-only") || !strings.Contains(out, "enrolled: yes") {
+		t.Fatalf("agent status: exit %d\n%s", code, out)
+	}
+
+	if out, code := run(t, shared, in.args("uninstall", "--purge")...); code != 0 {
+		t.Fatalf("agent uninstall: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(shared); err != nil {
+		t.Fatalf("agent uninstall removed the server's binary: %v", err)
+	}
+	if out, code := run(t, shared, append([]string{"server", "status"}, server...)...); code != 0 || !strings.Contains(out, ": running") {
+		t.Fatalf("server status after the agent's uninstall: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, full, append([]string{"server", "uninstall", "--purge"}, server...)...); code != 0 {
+		t.Fatalf("server uninstall: exit %d\n%s", code, out)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	left = append(left, in.leftovers()...)
+	for _, pattern := range []string{"/etc/init.d/" + server[1], "/etc/rc[0-6S].d/*" + server[1], "/var/run/" + server[1] + ".pid"} {
+		m, _ := filepath.Glob(pattern)
+		left = append(left, m...)
+	}
+	if len(left) > 0 {
+		t.Fatalf("uninstalls left: %v", left)
 	}
 }

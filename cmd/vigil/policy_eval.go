@@ -49,7 +49,7 @@ docs/policy-tools.md describes the command.`,
 			spec.AllowEmpty = allowEmpty
 			rs, err := loadRules(cmd.ErrOrStderr(), spec)
 			if errors.Is(err, policies.ErrNoRules) {
-				return fmt.Errorf("%w (--allow-empty runs without rules)", err)
+				return fmt.Errorf("%w, or --allow-empty to run without rules", err)
 			}
 			if err != nil {
 				return err

@@ -16,9 +16,9 @@ func newPolicyLintCmd() *cobra.Command {
 	var strict bool
 	cmd := &cobra.Command{
 		Use:   "lint PATH...",
-		Short: "Check rule files and folders; print every problem as file:line: message",
+		Short: "Check rule files and folders; print every problem as file:line[:column]: message",
 		Long: `Parses every Sigma rule file (*.yml, *.yaml) under the given files and folders, and every test-case
-file (*.test.yml), and prints each problem as file:line: message. Exit status 0 when there is no
+file (*.test.yml), and prints each problem as file:line[:column]: message. Exit status 0 when there is no
 problem; 1 when there is an error (or, with --strict, a warning too); 2 when a path or the
 placeholders file cannot be read. docs/policy-tools.md describes the command.`,
 		Args: cobra.MinimumNArgs(1),

@@ -168,8 +168,14 @@ func TestPolicyEval(t *testing.T) {
 	}
 	// A folder without rules is an error unless --allow-empty asks for it.
 	empty := t.TempDir()
-	if _, errOut, code := runVigil(t, "", "policy", "eval", "--rules", empty); code != 2 || !strings.Contains(errOut, "no rules loaded from "+empty) {
-		t.Errorf("empty rule folder: exit %d, %s", code, errOut)
+	if _, errOut, code := runVigil(t, "", "policy", "eval", "--rules", empty); code != 2 || !strings.Contains(errOut, "no rules loaded from "+empty) || strings.Count(errOut, "--allow-empty") != 1 {
+		t.Errorf("empty rule folder: exit %d, %s (want --allow-empty named once)", code, errOut)
+	}
+	// The commands without --allow-empty do not suggest it.
+	for _, args := range [][]string{{"policy", "docs", empty}, {"scan", "--only", "host", "--no-builtin", "--rules", empty}} {
+		if _, errOut, code := runVigil(t, "", args...); code != 2 || !strings.Contains(errOut, "no rules loaded from "+empty) || strings.Contains(errOut, "--allow-empty") {
+			t.Errorf("%v: exit %d, %s", args, code, errOut)
+		}
 	}
 	if _, errOut, code := runVigil(t, events, "policy", "eval", "--allow-empty", "--rules", empty); code != 0 {
 		t.Errorf("--allow-empty: exit %d, %s", code, errOut)

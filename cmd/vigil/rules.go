@@ -38,7 +38,7 @@ func loadRules(w io.Writer, spec policies.LoadSpec) (*policies.Ruleset, error) {
 	rs, problems, err := policies.Load(spec)
 	errs, _ := printProblems(w, problems)
 	if errors.Is(err, policies.ErrNoRules) {
-		return nil, fmt.Errorf("%w (give rule files, or --allow-empty to run without rules)", err)
+		return nil, fmt.Errorf("%w: give rule files (*.yml, *.yaml)", err)
 	}
 	if err != nil {
 		return nil, err

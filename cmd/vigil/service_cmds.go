@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"debug/buildinfo"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/vigilhq/vigil/installer/service"
 	"github.com/vigilhq/vigil/internal/cliconfig"
+	"github.com/vigilhq/vigil/internal/version"
 )
 
 // serviceKind is `vigil agent` or `vigil server` seen as a system service: the install,
@@ -35,8 +38,8 @@ type serviceKind struct {
 	// beside the configuration file.
 	copiedFiles map[string]string
 	// waitReady, when set, is what install waits for (up to readyTimeout) after starting the
-	// service: the agent's enrollment.
-	waitReady func(data string) bool
+	// service at since: the agent started then, enrolled and heard from its server.
+	waitReady func(data string, since time.Time) bool
 }
 
 // readyTimeout bounds install's wait for waitReady.
@@ -188,8 +191,20 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 			return fmt.Errorf("%s install: this executable: %w", k.noun, err)
 		}
 		spec := k.spec(f.name, binary, config, data, logFile)
+		out := cmd.OutOrStdout()
+		// An agent-only build does not replace the full one a server installed here runs: that
+		// holds the agent too, and the server would be gone.
+		if version.Edition != "full" && fullBuild(binary) {
+			if others, err := service.SharingBinary(config, f.name, binary); err != nil {
+				return err
+			} else if len(others) > 0 {
+				fmt.Fprintf(out, "kept %s: the full build, which %s runs too and which holds the agent\n", binary, strings.Join(others, ", "))
+				src = ""
+			}
+		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), serviceTimeout)
 		defer cancel()
+		since := time.Now()
 		m, err := service.Install(ctx, service.Plan{
 			Spec: spec, Source: src, Config: config, Settings: settings, Files: files, Start: start,
 			Comment: fmt.Sprintf("Vigil %s configuration, written by `vigil %s install`. Keys are the flags of the command the service runs, '-' written '_'.", k.noun, k.noun),
@@ -197,14 +212,13 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 		if err != nil {
 			return err
 		}
-		out := cmd.OutOrStdout()
 		fmt.Fprintf(out, "installed service %s (%s): %s\nconfig: %s\n%s: %s\n", spec.Name, m.Platform(), spec.Binary, config, k.dataFlag, data)
 		switch {
 		case start:
 			fmt.Fprintf(out, "started\n")
 			if k.waitReady != nil {
 				deadline := time.Now().Add(readyTimeout)
-				for !k.waitReady(data) && time.Now().Before(deadline) && cmd.Context().Err() == nil {
+				for !k.waitReady(data, since) && time.Now().Before(deadline) && cmd.Context().Err() == nil {
 					time.Sleep(500 * time.Millisecond)
 				}
 			}
@@ -219,6 +233,21 @@ when the configuration lacks what it needs to run, instead of failing.`, k.noun,
 		return nil
 	}
 	return cmd
+}
+
+// fullBuild reports whether the executable at path is a full build of vigil (not one built with
+// -tags agentonly), reading its build information; false when it cannot be read.
+func fullBuild(path string) bool {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil || bi.Path != "github.com/vigilhq/vigil/cmd/vigil" {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-tags" && slices.Contains(strings.Split(s.Value, ","), "agentonly") {
+			return false
+		}
+	}
+	return true
 }
 
 func hasSetting(ss []service.Setting, key string) bool {

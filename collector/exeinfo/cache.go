@@ -17,23 +17,45 @@ type FileID [4]uint64
 
 // Info is what an executable says about itself.
 type Info struct {
-	Go     GoInfo // Go build identity (zero for other programs)
-	Signer string // PE files: the Authenticode signer (see ReadPESigner)
+	Go     GoInfo         // Go build identity (zero for other programs)
+	Signer string         // the signer's certificate name (PE: see ReadPESigner; Mach-O: MachO.Signer)
+	MachO  MachOSignature // Mach-O code signature (zero for other formats)
 }
 
-// Read reads an executable's identity: Go build information and, for a PE file, its signer.
+// Read reads an executable's identity: Go build information and, for a PE file, its
+// Authenticode signer or, for a Mach-O file, its code signature. The format is told from the
+// first bytes, so a file is parsed only as what it is.
 func Read(r io.ReaderAt) Info {
 	var info Info
 	info.Go, _ = ReadGo(r)
-	info.Signer, _ = ReadPESigner(r)
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return info
+	}
+	switch {
+	case magic[0] == 'M' && magic[1] == 'Z':
+		info.Signer, _ = ReadPESigner(r)
+	case isMachO(magic):
+		if sig, ok := ReadMachOSignature(r); ok {
+			info.Signer, info.MachO = sig.Signer, sig
+		}
+	}
 	return info
 }
 
-// Fields adds the event fields of info: GoPackage, GoModule, GoModuleVersion, Signature.
+// Fields adds the event fields of info: GoPackage, GoModule, GoModuleVersion, Signature and,
+// for a Mach-O executable, SigningId, SigningTeamId and SigningAdHoc.
 func (info Info) Fields(f map[string]any) {
 	info.Go.Fields(f)
 	if info.Signer != "" {
 		f["Signature"] = info.Signer
+	}
+	if info.MachO.Identifier != "" {
+		f["SigningId"] = info.MachO.Identifier
+		f["SigningAdHoc"] = info.MachO.AdHoc
+		if info.MachO.TeamID != "" {
+			f["SigningTeamId"] = info.MachO.TeamID
+		}
 	}
 }
 

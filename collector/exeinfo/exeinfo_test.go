@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// buildGo builds a small Go program in module mod and returns the binary's path.
-func buildGo(t *testing.T, mod string) string {
+// buildGo builds a small Go program in module mod (with env added to the build's environment,
+// such as GOOS=darwin) and returns the binary's path.
+func buildGo(t *testing.T, mod string, env ...string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -29,6 +30,7 @@ func buildGo(t *testing.T, mod string) string {
 	cmd := exec.Command(goBin, "build", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	cmd.Env = append(cmd.Env, env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}

@@ -102,6 +102,7 @@ type Source struct {
 	hidden       map[string]int    // watches per hidden folder directly under a root
 	hiddenWarned map[string]bool
 	w            *fsnotify.Watcher
+	stop         <-chan struct{} // Run's ctx.Done(): tree walks end early when it closes
 	pending      map[string]*pendingFile
 	agg          *aggregator
 	reported     map[string]reportedFile
@@ -228,7 +229,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 	if err := collector.CheckRoots(s.given...); err != nil {
 		return fmt.Errorf("files: %w", err)
 	}
-	w, err := fsnotify.NewBufferedWatcher(4096)
+	w, err := fsnotify.NewBufferedWatcher(1024)
 	if err != nil {
 		return fmt.Errorf("files: start watcher: %w", err)
 	}
@@ -238,7 +239,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		_ = w.Close()
 		return errors.New("files: Run already running")
 	}
-	s.w = w
+	s.w, s.stop = w, ctx.Done()
 	roots := make([]string, 0, len(s.roots))
 	for r := range s.roots {
 		roots = append(roots, r)
@@ -262,7 +263,7 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		_ = w.Close()
 		s.flush(time.Now(), emit, true)
 		s.mu.Lock()
-		s.w = nil
+		s.w, s.stop = nil, nil
 		s.watched = map[string]string{}
 		s.hidden = map[string]int{}
 		s.mu.Unlock()

@@ -45,10 +45,19 @@ func (s *Source) dropTreeLocked(dir string) {
 }
 
 // addTree watches dir and every directory below it that is not excluded. With report, the files
-// found are queued as created (a directory that appeared while running).
+// found are queued as created (a directory that appeared while running). The walk ends early when
+// Run stops: a home folder of a million files must not hold up the agent's shutdown.
 func (s *Source) addTree(dir string, report bool) {
 	now := time.Now()
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		select {
+		case <-stop:
+			return filepath.SkipAll
+		default:
+		}
 		if err != nil {
 			if p == dir {
 				return err

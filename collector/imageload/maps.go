@@ -71,6 +71,25 @@ func isLoader(image string) bool {
 
 // loaded returns what a process loaded beyond its own executable: shared objects, and any other
 // executable mapping (the program a loader runs, a plugin without the .so name).
+// stillLoading tells whether maps show a dynamically linked process whose loader is still
+// mapping its libraries: the glibc loader (ld-linux) is mapped and libc is not yet. libc comes
+// last among a program's direct dependencies (the linker puts it at the end), and the loader
+// maps the direct dependencies first, so once libc is there the libraries the rules look for
+// (libvncserver, FreeRDP's, xrdp's) are too. musl's loader is its libc: never loading.
+func stillLoading(maps []mapping) bool {
+	loader, libc := false, false
+	for _, m := range maps {
+		b := path.Base(m.path)
+		switch {
+		case strings.HasPrefix(b, "ld-linux"):
+			loader = true
+		case strings.HasPrefix(b, "libc.so") || strings.HasPrefix(b, "libc-"):
+			libc = true
+		}
+	}
+	return loader && !libc
+}
+
 func loaded(maps []mapping, image string) []string {
 	var out []string
 	for _, m := range maps {

@@ -27,6 +27,9 @@ const (
 	DefaultHashMaxBytes = 16 << 20
 	// maxPending bounds the processes waiting for their maps read (a fork bomb cannot grow it).
 	maxPending = 4096
+	// maxRereads bounds the re-reads of a process whose dynamic loader is still mapping its
+	// libraries (see stillLoading), one Delay apart; after them it is reported as it is.
+	maxRereads = 5
 )
 
 // Config configures the source.
@@ -57,13 +60,16 @@ type Source struct {
 }
 
 type notice struct {
-	pid int
-	due time.Time
+	pid      int
+	due      time.Time
+	tries    int  // reads so far that found the loader still at work
+	snapshot bool // a process of the start-up snapshot, read again: its events carry Snapshot
 }
 
 // Stats are the source's counters.
 type Stats struct {
 	MapsRead    int // /proc/<pid>/maps files read
+	Waits       int // reads that found the dynamic loader still at work (read again later)
 	CacheHits   int // processes whose executable was already reported
 	Events      int // image_load events emitted
 	Executables int // executables remembered
@@ -111,9 +117,15 @@ func (s *Source) Notice(pid int) {
 	if pid <= 0 {
 		return
 	}
+	s.schedule(notice{pid: pid})
+}
+
+// schedule queues n to be read after the delay.
+func (s *Source) schedule(n notice) {
+	n.due = time.Now().Add(s.cfg.Delay)
 	s.mu.Lock()
 	if len(s.pending) < maxPending {
-		s.pending = append(s.pending, notice{pid: pid, due: time.Now().Add(s.cfg.Delay)})
+		s.pending = append(s.pending, n)
 	}
 	s.mu.Unlock()
 	select {
@@ -122,36 +134,23 @@ func (s *Source) Notice(pid int) {
 	}
 }
 
-// NoticeEvent is Notice for a process_creation event (other events are ignored).
-func (s *Source) NoticeEvent(ev *event.Event) {
-	if ev.Category != event.ProcessCreation {
-		return
-	}
-	switch pid := ev.Fields["ProcessId"].(type) {
-	case int:
-		s.Notice(pid)
-	case int64:
-		s.Notice(int(pid))
-	}
-}
-
 // Run reports the libraries of the running processes, then of each process noticed, until ctx
 // ends.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	if err := s.Snapshot(ctx, emit); err != nil {
+	if err := s.snapshot(ctx, emit, true); err != nil {
 		return err
 	}
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		var due []int
+		var due []notice
 		next := time.Duration(-1)
 		now := time.Now()
 		keep := s.pending[:0]
 		for _, n := range s.pending {
 			if !n.due.After(now) {
-				due = append(due, n.pid)
+				due = append(due, n)
 				continue
 			}
 			if d := n.due.Sub(now); next < 0 || d < next {
@@ -161,8 +160,15 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		}
 		s.pending = keep
 		s.mu.Unlock()
-		for _, pid := range due {
-			s.report(pid, emit)
+		for _, n := range due {
+			out := emit
+			if n.snapshot {
+				out = snapshotEmit(emit)
+			}
+			if s.report(n.pid, n.tries < maxRereads, out) {
+				n.tries++
+				s.schedule(n)
+			}
 		}
 		if next >= 0 {
 			t.Reset(next)
@@ -213,6 +219,15 @@ func (s *Source) read(key uint64, events int) {
 			clear(s.done)
 		}
 		s.done[key] = struct{}{}
+	}
+}
+
+// snapshotEmit marks the events of a snapshot (libraries of the processes already running when
+// the source looked) with Snapshot: true.
+func snapshotEmit(emit collector.Emit) collector.Emit {
+	return func(ev *event.Event) {
+		ev.Fields["Snapshot"] = true
+		emit(ev)
 	}
 }
 

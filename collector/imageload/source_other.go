@@ -11,4 +11,6 @@ import (
 // Snapshot reports nothing: loaded modules are not collected on this platform yet.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error { return nil }
 
-func (s *Source) report(pid int, emit collector.Emit) {}
+func (s *Source) snapshot(context.Context, collector.Emit, bool) error { return nil }
+
+func (s *Source) report(int, bool, collector.Emit) bool { return false }

@@ -14,8 +14,14 @@ import (
 // maxModules bounds the modules listed for one process.
 const maxModules = 8192
 
+// snapshot is Snapshot: modules are listed complete, nothing to wait for.
+func (s *Source) snapshot(ctx context.Context, emit collector.Emit, _ bool) error {
+	return s.Snapshot(ctx, emit)
+}
+
 // Snapshot reports the modules of every running process, once per executable.
 func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	emit = snapshotEmit(emit)
 	pids := make([]uint32, 16384)
 	var n uint32
 	if err := windows.EnumProcesses(pids, &n); err != nil {
@@ -26,15 +32,21 @@ func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
 			return nil
 		}
 		if pid > 4 { // 0: idle, 4: System
-			s.report(int(pid), emit)
+			s.reportModules(int(pid), emit)
 		}
 	}
 	return nil
 }
 
-// report lists one process's modules (EnumProcessModulesEx), unless its executable was
+// report is reportModules: the modules are listed once the process runs, no wait needed.
+func (s *Source) report(pid int, _ bool, emit collector.Emit) (again bool) {
+	s.reportModules(pid, emit)
+	return false
+}
+
+// reportModules lists one process's modules (EnumProcessModulesEx), unless its executable was
 // reported before, and emits an image_load event per module with its Authenticode signer.
-func (s *Source) report(pid int, emit collector.Emit) {
+func (s *Source) reportModules(pid int, emit collector.Emit) {
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.PROCESS_VM_READ, false, uint32(pid))
 	if err != nil {
 		return // gone, or protected

@@ -115,34 +115,44 @@ func (k portKey) ipOr(wildcard string) string {
 	return k.ip
 }
 
-// protocolOf returns the remote-desktop protocol c is about: a listener's own, an inbound
-// connection's listener's, or for a connection this host opened to one of its own listeners
-// (over loopback, as a tunnel does), that listener's.
+// protocolOf returns the remote-desktop protocol c is about (see listenerOf), or "".
 func (tr *tracker) protocolOf(c *conn) string {
-	if c.Protocol != "tcp" || len(tr.rd) == 0 {
-		return ""
+	if k, ok := listenerOf(c, tr.rd); ok {
+		return tr.rd[k]
+	}
+	return ""
+}
+
+// listenerOf returns the key in m of the TCP listener c is about: a listener's own, an inbound
+// connection's listener, or for a connection this host opened to one of its own listeners
+// (over loopback, as a tunnel does, or to an address one of m's listeners is bound to), that
+// listener.
+func listenerOf[V any](c *conn, m map[portKey]V) (portKey, bool) {
+	if c.Protocol != "tcp" || len(m) == 0 {
+		return portKey{}, false
 	}
 	ip, port := c.LocalIP, c.LocalPort
 	if c.initiated {
 		ip, port = c.RemoteIP, c.RemotePort
-		if p, ok := tr.rd[portKey{"tcp", ip, port}]; ok {
-			return p
-		}
-		if isLoopback(ip) || tr.isLocal(ip) {
-			return tr.rd[portKey{"tcp", "", port}]
-		}
-		return ""
 	}
-	if p, ok := tr.rd[portKey{"tcp", ip, port}]; ok {
-		return p
+	if k := (portKey{"tcp", ip, port}); has(m, k) {
+		return k, true
 	}
-	return tr.rd[portKey{"tcp", "", port}]
+	if c.initiated && !isLoopback(ip) && !hasIP(m, ip) {
+		return portKey{}, false
+	}
+	k := portKey{"tcp", "", port}
+	return k, has(m, k)
 }
 
-// isLocal reports whether ip is the address of one of the listeners tr knows (so an address of
-// this host).
-func (tr *tracker) isLocal(ip string) bool {
-	for k := range tr.rd {
+func has[V any](m map[portKey]V, k portKey) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// hasIP reports whether ip is the address of one of m's listeners (so an address of this host).
+func hasIP[V any](m map[portKey]V, ip string) bool {
+	for k := range m {
 		if k.ip == ip {
 			return true
 		}

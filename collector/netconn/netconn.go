@@ -2,8 +2,10 @@ package netconn
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,10 +42,8 @@ type Config struct {
 	// Prober, when set, learns once per new TCP listener whether it serves a remote-desktop
 	// protocol (RemoteDesktopProtocol on the listener's event and on connections to it).
 	Prober *rdprobe.Prober
-	// Changes, when set, receives when sockets may have changed (processes started): Run polls
-	// ChangeSettle after a notification, besides every Interval.
-	Changes <-chan struct{}
-	// ChangeSettle is the wait after a change notification (default 1 s).
+	// ChangeSettle is how long after a process start (see Notice) every socket is listed, and
+	// listed again twice, ChangeSettle apart (default 1 s).
 	ChangeSettle time.Duration
 	// Logger receives warnings; default: discard.
 	Logger hclog.Logger
@@ -51,33 +51,54 @@ type Config struct {
 	Pace *collector.Pace
 }
 
-// Source is the network collector. It implements collector.Source; emit is called from one
-// goroutine.
+// Source is the network collector. It implements collector.Source; emit is never called from
+// two goroutines at once (the listing and the probes' results take turns).
 type Source struct {
-	cfg      Config
-	log      hclog.Logger
-	list     func(ctx context.Context) ([]Socket, error)
-	resolver *process.Resolver
-	tracker  *tracker // Run's memory of the sockets already reported
+	cfg  Config
+	log  hclog.Logger
+	list func(ctx context.Context) ([]Socket, error)
+	// listeners lists the TCP listeners alone, cheaply, with their owners looked for first among
+	// the given pids (nil where there is no such look: not Linux, or a fixture root).
+	listeners func(ctx context.Context, recent []int) ([]Socket, error)
+	resolver  *process.Resolver
+	tracker   *tracker // Run's memory of the sockets already reported
+
+	mu     sync.Mutex    // a listing, a listener look or a probe's result at a time
+	probes chan struct{} // semaphore: probes in flight
+	starts starts        // processes started lately (Notice)
+	kick   chan struct{} // Notice -> Run
 }
 
-// probeWorkers bounds the listeners probed at once.
-const probeWorkers = 4
+// probeWorkers bounds the listeners probed at once (a probe mostly waits for an answer).
+const probeWorkers = 8
 
 // changeFollowUps is how many more polls follow the one a change notification brings.
 const changeFollowUps = 2
+
+// Quick looks at the listeners after process starts (Linux): every listenerEvery while a
+// process started within listenerWindow.
+const (
+	listenerEvery  = 250 * time.Millisecond
+	listenerWindow = 5 * time.Second
+)
 
 // tracker remembers the sockets reported, to report each once and forget closed ones.
 type tracker struct {
 	seen map[connKey]bool
 	live map[connKey]bool // scratch, reused per poll
+	peak int              // the most connections live was sized for
 	// rd holds the remote-desktop protocol of each live TCP listener that serves one, by its
 	// local address ("" for a wildcard bind) and port.
 	rd map[portKey]string
+	// probing holds the listeners being probed, with the events that wait for the result (the
+	// listener's own, connections to it).
+	probing map[portKey]*[]*event.Event
+	wg      sync.WaitGroup // probes in flight
 }
 
 func newTracker() *tracker {
-	return &tracker{seen: make(map[connKey]bool), live: make(map[connKey]bool), rd: make(map[portKey]string)}
+	return &tracker{seen: make(map[connKey]bool), live: make(map[connKey]bool), rd: make(map[portKey]string),
+		probing: make(map[portKey]*[]*event.Event)}
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -99,66 +120,165 @@ func New(cfg Config) *Source {
 		log:      cfg.Logger,
 		resolver: process.NewResolver(process.Config{ProcRoot: cfg.ProcRoot, EtcRoot: cfg.EtcRoot}),
 		tracker:  newTracker(),
+		probes:   make(chan struct{}, probeWorkers),
+		kick:     make(chan struct{}, 1),
 	}
-	s.list = newSocketLister(s)
+	s.list, s.listeners = newSocketLister(s)
 	return s
 }
 
 // Name implements collector.Source.
 func (s *Source) Name() string { return "netconn" }
 
-// Snapshot reports every current connection and listening socket. It does not change what Run
-// has reported.
-func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
-	return s.poll(ctx, emit, newTracker())
+// Notice tells the source that process pid just started (the suite passes on every
+// process_creation): a new program may listen or connect soon, so Run looks at the listeners
+// every 250 ms for the next 5 s (Linux; a cheap look at the listening sockets alone) and lists
+// every socket 1, 2 and 3 s later (ChangeSettle). Safe for concurrent use.
+func (s *Source) Notice(pid int) {
+	s.starts.add(pid, time.Now())
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
-// Run reports the current sockets, then each new one every Interval until ctx ends. Closed
+// Snapshot reports every current connection and listening socket, once the new listeners'
+// probes are over. It does not change what Run has reported.
+func (s *Source) Snapshot(ctx context.Context, emit collector.Emit) error {
+	tr := newTracker()
+	err := s.poll(ctx, emit, tr, true)
+	tr.wg.Wait()
+	return err
+}
+
+// Run reports the current sockets, then each new one every Interval, after process starts
+// (Notice) and, for a new listener, as soon as its probe is over, until ctx ends. Closed
 // sockets are forgotten, so a reconnect is reported again.
 func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
-	if err := s.poll(ctx, emit, s.tracker); err != nil {
+	watching := make(chan struct{}) // closed when the quick listener look is over
+	defer func() {
+		<-watching
+		s.tracker.wg.Wait() // the probes end with ctx
+	}()
+	if err := s.poll(ctx, emit, s.tracker, true); err != nil {
+		close(watching)
 		return err
 	}
-	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace}
-	// After a change notification, sockets are listed ChangeSettle later and twice more, a
-	// ChangeSettle apart: a program that just started may take a few seconds to listen.
+	loop := collector.Loop{What: "sockets", Log: s.log, Interval: s.cfg.Interval, Pace: s.cfg.Pace, Settle: s.cfg.ChangeSettle}
+	// After a process start, sockets are listed ChangeSettle later and twice more, a
+	// ChangeSettle apart (a program that just started may take a few seconds to connect), and
+	// the listeners alone every listenerEvery meanwhile.
 	var followUps atomic.Int32
-	if s.cfg.Changes != nil {
-		loop.Settle = s.cfg.ChangeSettle
-		notify := make(chan struct{}, 1)
-		go func() {
-			defer close(notify)
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case _, ok := <-s.cfg.Changes:
-					if !ok {
-						return
-					}
-					followUps.Store(changeFollowUps)
+	notify := make(chan struct{}, 1)
+	quick := make(chan struct{}, 1)
+	go func() {
+		defer close(notify)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+				followUps.Store(changeFollowUps)
+				for _, ch := range []chan struct{}{notify, quick} {
 					select {
-					case notify <- struct{}{}:
+					case ch <- struct{}{}:
 					default:
 					}
 				}
 			}
+		}
+	}()
+	loop.Watch = func(context.Context) (<-chan struct{}, error) { return notify, nil }
+	if s.listeners != nil {
+		go func() {
+			defer close(watching)
+			s.watchListeners(ctx, emit, quick)
 		}()
-		loop.Watch = func(context.Context) (<-chan struct{}, error) { return notify, nil }
+	} else {
+		close(watching)
 	}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
-		err := s.poll(ctx, emit, s.tracker)
+		err := s.poll(ctx, emit, s.tracker, false)
 		return followUps.Add(-1) >= 0, err
 	})
 }
 
-// poll lists sockets once and emits the ones tr has not seen in its previous poll.
-func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) error {
+// watchListeners looks at the listeners every listenerEvery while a process started within
+// listenerWindow, from a notification on quick on; it stops for good if the look fails (the
+// regular listings go on).
+func (s *Source) watchListeners(ctx context.Context, emit collector.Emit, quick <-chan struct{}) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	ticking := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-quick:
+			if !ticking {
+				t.Reset(s.cfg.Pace.Scale(listenerEvery))
+				ticking = true
+			}
+			continue
+		case <-t.C:
+		}
+		if err := s.checkListeners(ctx, emit); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("quick listener look unavailable; new listeners wait for the regular listings", "error", err)
+			}
+			return
+		}
+		ticking = time.Since(s.starts.last()) < listenerWindow
+		if ticking {
+			t.Reset(s.cfg.Pace.Scale(listenerEvery))
+		}
+	}
+}
+
+// checkListeners lists the TCP listeners alone and reports the new ones (probing them).
+func (s *Source) checkListeners(ctx context.Context, emit collector.Emit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	socks, err := s.listeners(ctx, s.starts.recent(listenerWindow))
+	if err != nil {
+		return err
+	}
+	conns := classify(socks, s.cfg.IgnoreLoopback)
+	tr := s.tracker
+	var fresh []*conn
+	for i := range conns {
+		c := &conns[i]
+		if !c.listening || tr.seen[c.key] {
+			continue
+		}
+		tr.seen[c.key] = true
+		fresh = append(fresh, c)
+	}
+	s.report(ctx, emit, fresh, tr, false)
+	return nil
+}
+
+// poll lists sockets once and emits the ones tr has not seen in its previous poll; initial marks
+// them Snapshot (open when the source started).
+func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker, initial bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	socks, err := s.list(ctx)
 	if err != nil {
 		return err
 	}
 	conns := classify(socks, s.cfg.IgnoreLoopback)
+	if len(conns) > tr.peak {
+		tr.peak = len(conns)
+	} else if tr.peak > 1024 && len(conns) < tr.peak/8 {
+		// Back to a fraction of a peak (a load test's sockets): Go maps keep their size.
+		tr.live, tr.peak = make(map[connKey]bool, len(conns)), len(conns)
+		seen := make(map[connKey]bool, len(conns))
+		maps.Copy(seen, tr.seen)
+		tr.seen = seen
+	}
+	probes := s.probeEnds(conns, tr)
 	clear(tr.live)
 	pids := make(map[int]bool)
 	var fresh []*conn
@@ -172,6 +292,9 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 			continue
 		}
 		tr.seen[c.key] = true
+		if probes[endpoint(c.LocalIP, c.LocalPort)] || (c.RemoteIP != "" && probes[endpoint(c.RemoteIP, c.RemotePort)]) {
+			continue // a probe's connection, either end: the agent's own doing
+		}
 		fresh = append(fresh, c)
 	}
 	for k := range tr.seen {
@@ -185,7 +308,48 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 			delete(tr.rd, k)
 		}
 	}
-	s.probe(ctx, fresh, tr)
+	s.report(ctx, emit, fresh, tr, initial)
+	s.resolver.Retain(func(pid int) bool { return pids[pid] })
+	return nil
+}
+
+// probeEnds returns the local ends of the listener probes' connections among the conns tr has
+// not seen: the ones the prober counts as its own, and this process's connections to a listener
+// being probed (the prober counts a connection only once its connect has returned).
+func (s *Source) probeEnds(conns []conn, tr *tracker) map[string]bool {
+	if s.cfg.Prober == nil || len(tr.probing) == 0 {
+		return nil
+	}
+	self := os.Getpid()
+	var ends map[string]bool
+	for i := range conns {
+		c := &conns[i]
+		if c.Protocol != "tcp" || c.listening || tr.seen[c.key] {
+			continue
+		}
+		_, toProbed := listenerOf(c, tr.probing)
+		mine := c.PID == self && c.initiated && toProbed
+		if !mine {
+			ip, err := netip.ParseAddr(c.LocalIP)
+			mine = err == nil && s.cfg.Prober.Own(netip.AddrPortFrom(ip, uint16(c.LocalPort)))
+		}
+		if mine {
+			if ends == nil {
+				ends = map[string]bool{}
+			}
+			ends[endpoint(c.LocalIP, c.LocalPort)] = true
+		}
+	}
+	return ends
+}
+
+func endpoint(ip string, port int) string { return ip + "|" + strconv.Itoa(port) }
+
+// report emits the events of fresh sockets, after probing the new TCP listeners among them: a
+// listener's event, and those of connections to it, wait for its probe; the others go at once.
+// initial marks them Snapshot. Called under s.mu.
+func (s *Source) report(ctx context.Context, emit collector.Emit, fresh []*conn, tr *tracker, initial bool) {
+	s.probe(ctx, emit, fresh, tr)
 	for _, c := range fresh {
 		var owner *process.Owner
 		if c.PID > 0 {
@@ -194,30 +358,34 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker) err
 			}
 		}
 		f := c.fields(owner)
-		if p := tr.protocolOf(c); p != "" {
-			f["RemoteDesktopProtocol"] = p
+		if initial {
+			f["Snapshot"] = true
 		}
 		if c.initiated && s.cfg.Hostnames != nil {
 			if name, ok := s.cfg.Hostnames(c.RemoteIP); ok {
 				f["DestinationHostname"] = name
 			}
 		}
-		emit(event.New(event.NetworkConnection, f))
+		ev := event.New(event.NetworkConnection, f)
+		if k, ok := listenerOf(c, tr.probing); ok {
+			*tr.probing[k] = append(*tr.probing[k], ev)
+			continue
+		}
+		if p := tr.protocolOf(c); p != "" {
+			f["RemoteDesktopProtocol"] = p
+		}
+		emit(ev)
 	}
-	s.resolver.Retain(func(pid int) bool { return pids[pid] })
-	return nil
 }
 
-// probe learns the remote-desktop protocol of the new TCP listeners among fresh (not this
-// process's own), a few at a time, and records the ones that serve one in tr.rd.
-func (s *Source) probe(ctx context.Context, fresh []*conn, tr *tracker) {
+// probe starts a probe of each new TCP listener among fresh (not this process's own, nor one
+// being probed), at most probeWorkers at once; each records its result in tr.rd and emits the
+// events that waited for it. Called under s.mu.
+func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, tr *tracker) {
 	if s.cfg.Prober == nil {
 		return
 	}
 	self := os.Getpid()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, probeWorkers)
 	for _, c := range fresh {
 		if !c.listening || c.Protocol != "tcp" || c.PID == self {
 			continue
@@ -226,23 +394,93 @@ func (s *Source) probe(ctx context.Context, fresh []*conn, tr *tracker) {
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(c *conn) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			proto, err := s.cfg.Prober.Probe(ctx, rdprobe.Target(ip, c.LocalPort))
-			if err != nil {
-				s.log.Debug("listener not probed", "address", c.LocalIP, "port", c.LocalPort, "error", err)
-				return
+		key := listenerKey(c.LocalIP, c.LocalPort)
+		if tr.probing[key] != nil {
+			continue // the same port's wildcard listener of the other address family
+		}
+		tr.probing[key] = new([]*event.Event)
+		tr.wg.Add(1)
+		go func(addr netip.AddrPort) {
+			defer tr.wg.Done()
+			proto := ""
+			select {
+			case s.probes <- struct{}{}:
+				var err error
+				proto, err = s.cfg.Prober.Probe(ctx, addr)
+				<-s.probes
+				if err != nil {
+					s.log.Debug("listener not probed", "address", addr, "error", err)
+				} else {
+					s.log.Debug("listener probed", "address", addr, "protocol", proto)
+				}
+			case <-ctx.Done():
 			}
-			s.log.Debug("listener probed", "address", c.LocalIP, "port", c.LocalPort, "protocol", proto)
-			if proto != "" {
-				mu.Lock()
-				tr.rd[listenerKey(c.LocalIP, c.LocalPort)] = proto
-				mu.Unlock()
-			}
-		}(c)
+			s.probed(ctx, emit, tr, key, proto)
+		}(rdprobe.Target(ip, c.LocalPort))
 	}
-	wg.Wait()
+}
+
+// probed records a listener's protocol and emits the events that waited for it.
+func (s *Source) probed(ctx context.Context, emit collector.Emit, tr *tracker, key portKey, proto string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if proto != "" {
+		tr.rd[key] = proto
+	}
+	held := tr.probing[key]
+	delete(tr.probing, key)
+	if ctx.Err() != nil {
+		return
+	}
+	for _, ev := range *held {
+		if proto != "" {
+			ev.Fields["RemoteDesktopProtocol"] = proto
+		}
+		emit(ev)
+	}
+}
+
+// starts remembers the processes started lately, for the quick listener look.
+type starts struct {
+	mu   sync.Mutex
+	list []started // oldest first, at most maxStarts
+}
+
+type started struct {
+	pid int
+	at  time.Time
+}
+
+// maxStarts bounds the processes remembered (a burst of starts keeps the newest).
+const maxStarts = 64
+
+func (st *starts) add(pid int, at time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.list) == maxStarts {
+		st.list = append(st.list[:0], st.list[1:]...)
+	}
+	st.list = append(st.list, started{pid, at})
+}
+
+// recent returns the pids started within d, newest first.
+func (st *starts) recent(d time.Duration) []int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cut := time.Now().Add(-d)
+	var out []int
+	for i := len(st.list) - 1; i >= 0 && st.list[i].at.After(cut); i-- {
+		out = append(out, st.list[i].pid)
+	}
+	return out
+}
+
+// last is when the newest process started (zero if none).
+func (st *starts) last() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.list) == 0 {
+		return time.Time{}
+	}
+	return st.list[len(st.list)-1].at
 }

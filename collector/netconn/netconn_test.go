@@ -113,20 +113,28 @@ func TestPollReportsOnceAndForgetsClosed(t *testing.T) {
 	var evs []*event.Event
 	emit := func(e *event.Event) { evs = append(evs, e) }
 	ctx := context.Background()
-	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker, true); err != nil || len(evs) != 2 {
 		t.Fatalf("first poll: %d events, %v", len(evs), err)
 	}
+	for _, e := range evs {
+		if e.Fields["Snapshot"] != true {
+			t.Errorf("a socket of the first poll without Snapshot: %v", e.Fields)
+		}
+	}
 	listing[1].State = "ESTABLISHED" // a state change is not a new connection
-	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker, false); err != nil || len(evs) != 2 {
 		t.Fatalf("second poll: %d events", len(evs))
 	}
 	listing = listing[:1] // closed
-	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker, false); err != nil || len(evs) != 2 {
 		t.Fatalf("after close: %d events", len(evs))
 	}
 	listing = append(listing, Socket{Protocol: "tcp", LocalIP: "10.0.0.5", LocalPort: 40000, RemoteIP: "198.51.100.7", RemotePort: 443, State: "ESTABLISHED"})
-	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 3 {
+	if err := s.poll(ctx, emit, s.tracker, false); err != nil || len(evs) != 3 {
 		t.Fatalf("reconnect on the same ports: %d events, want it reported again", len(evs))
+	}
+	if _, ok := evs[2].Fields["Snapshot"]; ok {
+		t.Errorf("a later poll's socket marked Snapshot: %v", evs[2].Fields)
 	}
 	if len(s.tracker.seen) != 2 {
 		t.Errorf("seen holds %d keys, want 2", len(s.tracker.seen))
@@ -136,7 +144,7 @@ func TestPollReportsOnceAndForgetsClosed(t *testing.T) {
 	if err := s.Snapshot(ctx, emit); err != nil || len(evs) != 2 {
 		t.Fatalf("snapshot: %d events, %v", len(evs), err)
 	}
-	if err := s.poll(ctx, emit, s.tracker); err != nil || len(evs) != 2 {
+	if err := s.poll(ctx, emit, s.tracker, false); err != nil || len(evs) != 2 {
 		t.Fatalf("poll after snapshot: %d events", len(evs))
 	}
 }
@@ -236,13 +244,13 @@ func BenchmarkPoll(b *testing.B) {
 	s := New(Config{})
 	ctx := context.Background()
 	discard := func(*event.Event) {}
-	if err := s.poll(ctx, discard, s.tracker); err != nil {
+	if err := s.poll(ctx, discard, s.tracker, false); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := s.poll(ctx, discard, s.tracker); err != nil {
+		if err := s.poll(ctx, discard, s.tracker, false); err != nil {
 			b.Fatal(err)
 		}
 	}

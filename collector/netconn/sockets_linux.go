@@ -10,29 +10,70 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // procLister lists sockets from /proc/net on Linux without gopsutil's cost: each table is read
 // with one large buffer (every read() makes the kernel walk its socket hash again), and socket
 // owners are found by walking /proc/<pid>/fd only when a socket inode appears that is not known
-// yet, instead of on every poll.
+// yet, instead of on every poll. Its listeners method is the quick look for new TCP listeners
+// alone, through sock_diag. Its methods are called under the Source's lock.
 type procLister struct {
 	root    string
 	noUDP   bool
 	buf     []byte
+	diagBuf []byte // sock_diag answers
 	rows    []procSocket
 	owners  map[uint64]int  // socket inode -> pid (0: looked for, not found)
 	present map[uint64]bool // scratch
+	unowned map[uint64]bool // scratch: the inodes whose owner is looked for
+	dirents []byte          // scratch for directory entries
+	biggest int             // the biggest table read by this list
+	peak    int             // the most rows present and owners were sized for
 }
 
-func newSocketLister(s *Source) func(context.Context) ([]Socket, error) {
-	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}}
-	return l.list
+// newSocketLister returns the full listing and, on the live /proc, the quick listener look.
+func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error)) {
+	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}, unowned: map[uint64]bool{}}
+	if s.cfg.ProcRoot == "/proc" {
+		listeners = l.listeners
+	}
+	return l.list, listeners
+}
+
+// listeners lists the TCP listeners through sock_diag, with their owners: a new listener's
+// owner is looked for first among the processes in recent (those that just started), then
+// among every process, newest first.
+func (l *procLister) listeners(ctx context.Context, recent []int) ([]Socket, error) {
+	if l.diagBuf == nil {
+		l.diagBuf = make([]byte, 32<<10)
+	}
+	rows, err := dumpListeners(nil, l.diagBuf)
+	if err != nil {
+		return nil, err
+	}
+	l.resetUnowned()
+	for i := range rows {
+		if _, ok := l.owners[rows[i].Inode]; !ok && rows[i].Inode != 0 {
+			l.unowned[rows[i].Inode] = true
+		}
+	}
+	if len(l.unowned) > 0 {
+		l.findOwners(ctx, l.unowned, recent)
+	}
+	out := make([]Socket, len(rows))
+	for i := range rows {
+		out[i] = rows[i].Socket
+		out[i].PID = l.owners[rows[i].Inode]
+	}
+	return out, nil
 }
 
 func (l *procLister) list(ctx context.Context) ([]Socket, error) {
-	l.rows = l.rows[:0]
+	l.rows, l.biggest = l.rows[:0], 0
 	tables := [][2]string{{"tcp", "tcp"}, {"tcp6", "tcp"}, {"udp", "udp"}, {"udp6", "udp"}}
 	if l.noUDP {
 		tables = tables[:2]
@@ -54,13 +95,14 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	if read == 0 {
 		return nil, fmt.Errorf("no socket tables under %s/net", l.root)
 	}
+	l.shrink()
 	clear(l.present)
-	unknown := false
+	l.resetUnowned()
 	for i := range l.rows {
 		in := l.rows[i].Inode
 		l.present[in] = true
 		if _, ok := l.owners[in]; !ok && in != 0 {
-			unknown = true
+			l.unowned[in] = true
 		}
 	}
 	for in := range l.owners {
@@ -68,8 +110,8 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 			delete(l.owners, in)
 		}
 	}
-	if unknown {
-		l.walkFDs(ctx)
+	if len(l.unowned) > 0 {
+		l.findOwners(ctx, l.unowned, nil)
 	}
 	out := make([]Socket, len(l.rows))
 	for i := range l.rows {
@@ -79,6 +121,32 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	return out, nil
 }
 
+// shrink lets go of the buffer and maps sized for a peak of sockets (a load test's tens of
+// thousands) once the machine is back to a fraction of it: Go maps and slices keep their size.
+func (l *procLister) shrink() {
+	if len(l.buf) > minReadBuf && l.biggest < len(l.buf)/8 {
+		l.buf = make([]byte, max(minReadBuf, 2*l.biggest))
+	}
+	n := len(l.rows)
+	if n > l.peak {
+		l.peak = n
+		return
+	}
+	if l.peak > 1024 && n < l.peak/8 {
+		l.rows = slices.Clone(l.rows)
+		l.present, l.unowned = make(map[uint64]bool, n), make(map[uint64]bool)
+		owners := make(map[uint64]int, n)
+		for in, pid := range l.owners {
+			owners[in] = pid
+		}
+		l.owners, l.peak = owners, n
+	}
+}
+
+// minReadBuf is the smallest buffer tables are read with: a laptop's tables fit; a bigger one
+// grows it, and it shrinks back when they are small again.
+const minReadBuf = 64 << 10
+
 func (l *procLister) read(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -86,7 +154,7 @@ func (l *procLister) read(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if l.buf == nil {
-		l.buf = make([]byte, 256<<10)
+		l.buf = make([]byte, minReadBuf)
 	}
 	n := 0
 	for {
@@ -96,6 +164,7 @@ func (l *procLister) read(path string) ([]byte, error) {
 		m, err := f.Read(l.buf[n:])
 		n += m
 		if err == io.EOF || (err == nil && m == 0) {
+			l.biggest = max(l.biggest, n)
 			return l.buf[:n], nil
 		}
 		if err != nil {
@@ -104,42 +173,108 @@ func (l *procLister) read(path string) ([]byte, error) {
 	}
 }
 
-// walkFDs maps the socket inodes in /proc/<pid>/fd to their processes. Inodes still unowned
-// afterwards (another namespace's process, a socket closed meanwhile) are remembered as 0 so
-// they do not trigger another walk.
-func (l *procLister) walkFDs(ctx context.Context) {
-	procs, err := os.ReadDir(l.root)
+// resetUnowned empties the scratch set of inodes whose owner is looked for.
+func (l *procLister) resetUnowned() {
+	if l.unowned == nil {
+		l.unowned = map[uint64]bool{}
+	}
+	clear(l.unowned)
+}
+
+// findOwners maps the socket inodes in want to the processes holding them, through
+// /proc/<pid>/fd: first the pids in first (processes that just started), then every process,
+// newest first (the highest pids: a new socket mostly belongs to a process that just started),
+// stopping as soon as every inode is found, so the usual walk reads a few processes'
+// descriptors, not the machine's. Inodes still unowned after a whole walk (another namespace's
+// process, a socket closed meanwhile) are remembered as 0 so they do not trigger another one.
+// want is emptied.
+func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first []int) {
+	for _, pid := range first {
+		if len(want) == 0 {
+			return
+		}
+		l.scanFDs(pid, want)
+	}
+	if len(want) == 0 {
+		return
+	}
+	if pids, err := listPids(l.root); err == nil {
+		slices.Sort(pids)
+		for i := len(pids) - 1; i >= 0 && len(want) > 0 && ctx.Err() == nil; i-- {
+			l.scanFDs(pids[i], want)
+		}
+	}
+	for in := range want {
+		l.owners[in] = 0
+		delete(want, in)
+	}
+}
+
+// scanFDs records pid as the owner of the sockets in want it holds, and takes them out of want.
+func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
+	fd, err := unix.Open(l.root+"/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
+	defer unix.Close(fd)
+	if l.dirents == nil {
+		l.dirents = make([]byte, 8<<10)
+	}
 	var link [64]byte
-	for _, p := range procs {
-		if ctx.Err() != nil {
+	forEachName(fd, l.dirents, func(name []byte) {
+		n, err := unix.Readlinkat(fd, string(name), link[:])
+		if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
 			return
 		}
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
+		in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
+		if err == nil && want[in] {
+			l.owners[in] = pid
+			delete(want, in)
 		}
-		dir := filepath.Join(l.root, p.Name(), "fd")
-		fds, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			target, err := os.Readlink(filepath.Join(dir, fd.Name()))
-			if err != nil || len(target) < 9 || target[:8] != "socket:[" {
-				continue
-			}
-			b := append(link[:0], target[8:len(target)-1]...)
-			if in, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64); err == nil && l.present[in] {
-				l.owners[in] = pid
-			}
+	})
+}
+
+// listPids lists the numeric entries of a procfs root.
+func listPids(root string) ([]int, error) {
+	d, err := os.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+			pids = append(pids, pid)
 		}
 	}
-	for in := range l.present {
-		if _, ok := l.owners[in]; !ok {
-			l.owners[in] = 0
+	return pids, nil
+}
+
+// forEachName calls fn with the name of each entry of the open directory fd but "." and "..",
+// reading the entries into buf.
+func forEachName(fd int, buf []byte, fn func(name []byte)) {
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil || n <= 0 {
+			return
+		}
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if !(len(name) == 1 && name[0] == '.') && !(len(name) == 2 && name[0] == '.' && name[1] == '.') {
+				fn(name)
+			}
+			b = b[reclen:]
 		}
 	}
 }

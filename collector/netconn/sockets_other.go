@@ -9,7 +9,10 @@ import (
 	gnet "github.com/shirou/gopsutil/v3/net"
 )
 
-func newSocketLister(s *Source) func(context.Context) ([]Socket, error) { return s.gopsutilSockets }
+// newSocketLister returns gopsutil's listing, and no quick listener look (sock_diag is Linux's).
+func newSocketLister(s *Source) (func(context.Context) ([]Socket, error), func(context.Context, []int) ([]Socket, error)) {
+	return s.gopsutilSockets, nil
+}
 
 // gopsutilSockets lists the sockets through gopsutil (macOS, Windows).
 func (s *Source) gopsutilSockets(ctx context.Context) ([]Socket, error) {

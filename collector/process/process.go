@@ -150,8 +150,9 @@ func (p *procInfo) fields(parent *parentRef, snapshot bool) map[string]any {
 
 // identity adds what the executable says about itself, read through openPath (for a live Linux
 // process its exe link, which reaches a deleted or memfd executable too) once per file version:
-// the Go build identity (GoPackage, GoModule, GoModuleVersion) and a PE file's Authenticode
-// signer (Signature).
+// the Go build identity (GoPackage, GoModule, GoModuleVersion), a PE file's Authenticode
+// signer (Signature) and a Mach-O file's code signature (SigningId, SigningTeamId, SigningAdHoc,
+// Signature).
 func (s *Source) identity(info *procInfo, openPath string) {
 	if openPath == "" {
 		return

@@ -108,7 +108,7 @@ var errConnectorRefused = errors.New("process connector subscription refused")
 // subscription is refused it returns an error wrapping errConnectorRefused without emitting
 // anything.
 func (s *Source) runConnector(ctx context.Context, emit collector.Emit, c *connector) error {
-	recs := make(chan record, 4096)
+	recs := make(chan record, 1024)
 	acks := make(chan uint32, 1)
 	quit := make(chan struct{})
 	readerDone := make(chan struct{})

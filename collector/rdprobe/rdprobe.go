@@ -5,7 +5,7 @@
 // the RFB greeting).
 //
 // It only ever connects to this host's own listening sockets, which the caller names; each probe
-// is short (a few hundred milliseconds per step, Timeout in all), the probes are rate limited,
+// is short (two connections at once, Timeout at most), the probes are rate limited,
 // the connections are closed with a reset so no TIME_WAIT socket lingers, and nothing the
 // listener sends is kept beyond the protocol's name.
 package rdprobe
@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,15 +38,12 @@ const (
 
 // Defaults.
 const (
-	DefaultRate    = 10 // probes per second
-	DefaultBurst   = 10
-	DefaultTimeout = 4 * time.Second // all steps of one probe
-)
-
-// Step timeouts.
-const (
-	greetingWait = time.Second // for a server that speaks first (a loaded machine is slow)
-	replyWait    = time.Second // for an answer to what the probe sent
+	DefaultRate  = 10 // probes per second
+	DefaultBurst = 10
+	// DefaultTimeout bounds one probe: the wait for a server's answer, generous because a server
+	// that just started on a loaded machine may greet late. Only a listener that answers neither
+	// question waits it out.
+	DefaultTimeout = 3 * time.Second
 )
 
 // Config configures a Prober. Zero values take the defaults.
@@ -60,6 +58,8 @@ type Prober struct {
 	cfg     Config
 	limiter *rate.Limiter
 	probes  atomic.Int64
+	mu      sync.Mutex
+	open    map[netip.AddrPort]int // local ends of the open probe connections
 }
 
 // New returns a Prober.
@@ -73,7 +73,7 @@ func New(cfg Config) *Prober {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	return &Prober{cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)}
+	return &Prober{cfg: cfg, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst), open: map[netip.AddrPort]int{}}
 }
 
 // Probes reports how many probes have run.
@@ -98,7 +98,15 @@ var ErrNotLocal = errors.New("not an address of this host")
 
 // Probe learns which remote-desktop protocol the listener at addr serves: RFB, RDP,
 // WebSocketRFB, or "" for none (or no answer in time). addr must be loopback or an address of
-// one of this host's interfaces. It waits for the rate limiter (ctx bounds the wait).
+// one of this host's interfaces. It waits for the rate limiter (ctx bounds the wait) only when
+// more than Burst probes ran within the last second.
+//
+// Two questions are asked at once, on their own connections, so no protocol waits for another's
+// timeout: an RDP X.224 Connection Request (an RDP server confirms it; a VNC server greets
+// first, whatever it is sent), and a WebSocket upgrade (a websockify or noVNC gateway answers
+// with its VNC server's greeting in its first frame). The first recognised answer decides and
+// closes the other connection; a listener that answers neither is left when both have been
+// refused, closed or Timeout ran out.
 func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error) {
 	if !isLocal(addr.Addr()) {
 		return "", fmt.Errorf("probe %s: %w", addr, ErrNotLocal)
@@ -109,95 +117,124 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 	p.probes.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	type answer struct {
+		proto string
+		err   error
+	}
+	answers := make(chan answer, 2)
+	for _, ask := range []func(context.Context, netip.AddrPort) (string, error){p.rdpOrGreeting, p.webSocketRFB} {
+		go func() {
+			proto, err := ask(ctx, addr)
+			answers <- answer{proto, err}
+		}()
+	}
+	var firstErr error
+	for range 2 {
+		a := <-answers
+		if a.proto != "" {
+			return a.proto, nil // the deferred cancel ends the other question
+		}
+		if firstErr == nil {
+			firstErr = a.err
+		}
+	}
+	return "", firstErr
+}
 
-	// Step 1: a server that speaks first.
-	c, err := dial(ctx, addr)
+// rdpOrGreeting sends an RDP Connection Request at once and reads the answer: an X.224
+// Connection Confirm is RDP; an RFB greeting is a VNC server (it speaks first, before it reads
+// what the probe sent). A listener that closes the connection without a word may be a VNC
+// server that waits for the client first: libvncserver (x11vnc's) waits 100 ms for a WebSocket
+// handshake before it greets, and drops a client whose first bytes are something else. It is
+// asked again on a new connection, silently, for its greeting.
+func (p *Prober) rdpOrGreeting(ctx context.Context, addr netip.AddrPort) (string, error) {
+	c, err := p.dial(ctx, addr)
 	if err != nil {
 		return "", err
 	}
-	greet, silent := readSome(c, 12, greetingWait)
-	if len(greet) > 0 {
-		c.close()
-		if isRFBGreeting(greet) {
-			return RFB, nil
-		}
-		return "", nil // another protocol that speaks first (SSH, SMTP...)
-	}
-	if !silent {
-		c.close()
-		return "", nil // closed on us
-	}
-	// Step 2: an RDP Connection Request on the same connection.
+	var resp []byte
 	if _, err := c.Write(x224Request); err == nil {
-		resp, _ := readSome(c, 12, replyWait)
-		switch {
-		case isX224Confirm(resp):
-			c.close()
-			return RDP, nil
-		case isRFBGreeting(resp): // a VNC server slower to greet than greetingWait
-			c.close()
-			return RFB, nil
-		}
+		resp = readSome(c, 12)
 	}
 	c.close()
-	// Step 3: a WebSocket upgrade, on a new connection.
-	if ctx.Err() != nil {
-		return "", nil
+	switch {
+	case isX224Confirm(resp):
+		return RDP, nil
+	case isRFBGreeting(resp):
+		return RFB, nil
+	case len(resp) > 0 || ctx.Err() != nil:
+		return "", nil // another protocol, or silent until the end
 	}
-	c, err = dial(ctx, addr)
-	if err != nil {
+	if c, err = p.dial(ctx, addr); err != nil {
 		return "", nil
 	}
 	defer c.close()
-	if webSocketRFB(c, addr) {
-		return WebSocketRFB, nil
+	if isRFBGreeting(readSome(c, 12)) {
+		return RFB, nil
 	}
 	return "", nil
+}
+
+// Own reports whether addr is the local end of one of the prober's open connections, so a
+// socket listing can leave the probe's own traffic out.
+func (p *Prober) Own(addr netip.AddrPort) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open[addr] > 0
 }
 
 // conn is a probe connection, closed with a reset.
 type conn struct {
 	*net.TCPConn
-	deadline time.Time
+	stop  func() bool // ends the context watch
+	p     *Prober
+	local netip.AddrPort
 }
 
-func dial(ctx context.Context, addr netip.AddrPort) (*conn, error) {
+// dial connects to addr, and counts the connection as the prober's own (Own) until it is
+// closed; its reads and writes end at ctx's deadline, or at once when ctx is cancelled.
+func (p *Prober) dial(ctx context.Context, addr netip.AddrPort) (*conn, error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", addr, err)
 	}
-	tc := c.(*net.TCPConn)
-	dl, _ := ctx.Deadline()
-	return &conn{TCPConn: tc, deadline: dl}, nil
+	tc := nc.(*net.TCPConn)
+	c := &conn{TCPConn: tc, p: p, local: tc.LocalAddr().(*net.TCPAddr).AddrPort()}
+	c.local = netip.AddrPortFrom(c.local.Addr().Unmap(), c.local.Port())
+	p.mu.Lock()
+	p.open[c.local]++
+	p.mu.Unlock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = tc.SetDeadline(dl)
+	}
+	c.stop = context.AfterFunc(ctx, func() { _ = tc.SetDeadline(time.Unix(1, 0)) })
+	return c, nil
 }
 
 func (c *conn) close() {
+	c.stop()
 	_ = c.SetLinger(0) // reset: no TIME_WAIT socket left behind to be reported as a connection
 	_ = c.Close()
+	c.p.mu.Lock()
+	if c.p.open[c.local]--; c.p.open[c.local] <= 0 {
+		delete(c.p.open, c.local)
+	}
+	c.p.mu.Unlock()
 }
 
-// readSome reads up to n bytes within wait (bounded by the probe's deadline). silent is true
-// when the wait ran out with nothing read; false when the peer closed or sent something.
-func readSome(c *conn, n int, wait time.Duration) (data []byte, silent bool) {
-	dl := time.Now().Add(wait)
-	if !c.deadline.IsZero() && c.deadline.Before(dl) {
-		dl = c.deadline
-	}
-	_ = c.SetReadDeadline(dl)
+// readSome reads up to n bytes, until the connection's deadline; a short read is completed by
+// what follows at once (a greeting written in two parts). It returns what it read (nothing when
+// the peer closed or stayed silent).
+func readSome(c *conn, n int) []byte {
 	buf := make([]byte, n)
 	got, err := io.ReadAtLeast(c, buf, 1)
-	if got > 0 {
-		// A short read: give the rest of the message a moment to arrive.
-		for got < n && err == nil {
-			var m int
-			m, err = c.Read(buf[got:])
-			got += m
-		}
-		return buf[:got], false
+	for got > 0 && got < n && err == nil {
+		var m int
+		m, err = c.Read(buf[got:])
+		got += m
 	}
-	var ne net.Error
-	return nil, errors.As(err, &ne) && ne.Timeout()
+	return buf[:got]
 }
 
 // isRFBGreeting matches RFB's ProtocolVersion message: "RFB xxx.yyy\n" (RFC 6143 7.1.1).
@@ -231,19 +268,27 @@ func isX224Confirm(b []byte) bool {
 	return n >= 11 && b[4] >= 6 && b[5]&0xf0 == 0xd0
 }
 
-// webSocketRFB sends a WebSocket upgrade and reports whether the gateway accepts it and its first
-// frame carries an RFB greeting (binary, or base64 text for the old "base64" subprotocol).
-func webSocketRFB(c *conn, addr netip.AddrPort) bool {
+// webSocketRFB sends a WebSocket upgrade and returns WebSocketRFB when the gateway accepts it
+// and its first frame carries an RFB greeting (binary, or base64 text for the old "base64"
+// subprotocol).
+func (p *Prober) webSocketRFB(ctx context.Context, addr netip.AddrPort) (string, error) {
+	c, err := p.dial(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.close()
+	if isWebSocketRFB(c, addr) {
+		return WebSocketRFB, nil
+	}
+	return "", nil
+}
+
+func isWebSocketRFB(c *conn, addr netip.AddrPort) bool {
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	req := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n" +
 		"Sec-WebSocket-Protocol: binary, base64\r\n\r\n"
-	dl := time.Now().Add(replyWait)
-	if !c.deadline.IsZero() && c.deadline.Before(dl) {
-		dl = c.deadline
-	}
-	_ = c.SetDeadline(dl)
 	if _, err := io.WriteString(c, req); err != nil {
 		return false
 	}

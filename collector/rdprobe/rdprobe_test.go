@@ -71,6 +71,15 @@ func TestProbeProtocols(t *testing.T) {
 			_, _ = c.Write(rfb[5:])
 			_, _ = io.Copy(io.Discard, c)
 		}, RFB},
+		{"libvncserver: waits 100 ms for a WebSocket handshake, drops other first bytes, then greets", func(c net.Conn) {
+			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if n, _ := c.Read(make([]byte, 4)); n > 0 {
+				return
+			}
+			_ = c.SetReadDeadline(time.Time{})
+			_, _ = c.Write(rfb)
+			_, _ = io.Copy(io.Discard, c)
+		}, RFB},
 		{"RDP confirm with negotiation response", func(c net.Conn) {
 			req := make([]byte, 19)
 			if _, err := io.ReadFull(c, req); err != nil || req[5] != 0xe0 {
@@ -105,6 +114,37 @@ func TestProbeProtocols(t *testing.T) {
 			}
 			t.Logf("probe took %s", time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestProbeOwnConnections checks that the prober names its open connections (so the network
+// source leaves them out) and forgets them once closed.
+func TestProbeOwnConnections(t *testing.T) {
+	p := New(Config{Timeout: 300 * time.Millisecond})
+	seen := make(chan bool, 4)
+	addr := serve(t, func(c net.Conn) {
+		// The prober counts a connection from when its connect returns, which may come just
+		// after this accept.
+		peer := netip.MustParseAddrPort(c.RemoteAddr().String())
+		own := p.Own(peer)
+		for deadline := time.Now().Add(time.Second); !own && time.Now().Before(deadline); own = p.Own(peer) {
+			time.Sleep(time.Millisecond)
+		}
+		seen <- own
+		_, _ = io.Copy(io.Discard, c)
+	})
+	if got, err := p.Probe(context.Background(), addr); got != "" || err != nil {
+		t.Fatalf("silent listener: %q, %v", got, err)
+	}
+	for range 2 {
+		if !<-seen {
+			t.Error("a probe connection was not the prober's own while open")
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.open) != 0 {
+		t.Errorf("connections still counted open after the probe: %v", p.open)
 	}
 }
 

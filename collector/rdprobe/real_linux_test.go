@@ -5,20 +5,25 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/vigilhq/vigil/internal/rdservers"
 )
 
 // TestProbeRealServers probes Debian's real servers: Xtigervnc (RFB), websockify in front of it
-// (WebSocket RFB) and xrdp on a non-standard port (RDP).
+// (WebSocket RFB) and xrdp on a non-standard port (RDP). Each is probed once it is ready (the X
+// server has announced its display; the others accept connections), and the probe's time is
+// logged.
 func TestProbeRealServers(t *testing.T) {
 	p := New(Config{})
 	probe := func(addr string) string {
 		t.Helper()
+		start := time.Now()
 		got, err := p.Probe(context.Background(), netip.MustParseAddrPort(addr))
 		if err != nil {
 			t.Fatalf("probe %s: %v", addr, err)
 		}
+		t.Logf("probe of %s: %q in %s", addr, got, time.Since(start).Round(time.Millisecond))
 		return got
 	}
 	t.Run("Xtigervnc", func(t *testing.T) {

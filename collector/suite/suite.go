@@ -70,7 +70,7 @@ type Suite struct {
 	files   *files.Source
 	images  *imageload.Source
 	dns     *dnsnames.Cache
-	started chan struct{} // process starts, for the network source
+	net     *netconn.Source // told of process starts when the process source runs
 	log     hclog.Logger
 }
 
@@ -118,11 +118,11 @@ func New(o Options) (*Suite, error) {
 		if live && !o.NoListenerProbe {
 			cfg.Prober = rdprobe.New(rdprobe.Config{})
 		}
+		src := netconn.New(cfg)
 		if on("process") {
-			s.started = make(chan struct{}, 1)
-			cfg.Changes = s.started
+			s.net = src
 		}
-		s.sources = append(s.sources, netconn.New(cfg))
+		s.sources = append(s.sources, src)
 	}
 	if on("usb") {
 		s.sources = append(s.sources, usb.New(usb.Config{
@@ -288,22 +288,20 @@ func (s *Suite) Run(ctx context.Context, emit collector.Emit) error {
 // tap passes each process start on to the image-load source (which reads the new process's
 // libraries) and the network source (which looks at sockets soon: a new process may listen).
 func (s *Suite) tap(emit collector.Emit) collector.Emit {
-	if s.images == nil && s.started == nil {
+	if s.images == nil && s.net == nil {
 		return emit
 	}
 	return func(ev *collector.Event) {
 		emit(ev)
-		if ev.Category != event.ProcessCreation {
+		pid, ok := ev.Int("ProcessId")
+		if ev.Category != event.ProcessCreation || !ok {
 			return
 		}
 		if s.images != nil {
-			s.images.NoticeEvent(ev)
+			s.images.Notice(pid)
 		}
-		if s.started != nil {
-			select {
-			case s.started <- struct{}{}:
-			default:
-			}
+		if s.net != nil {
+			s.net.Notice(pid)
 		}
 	}
 }

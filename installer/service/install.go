@@ -178,10 +178,17 @@ func Uninstall(ctx context.Context, spec Spec, config string, purge bool) error 
 		return err
 	}
 	if man != nil && man.Copied {
-		if err := removeFile(man.Binary); err != nil {
+		// The agent and the server installed by hand share one binary: the other keeps it.
+		others, err := SharingBinary(config, spec.Name, man.Binary)
+		if err != nil {
 			return err
 		}
-		removeEmptyDirs(man.Dirs)
+		if len(others) == 0 {
+			if err := removeFile(man.Binary); err != nil {
+				return err
+			}
+			removeEmptyDirs(man.Dirs)
+		}
 	}
 	if !purge {
 		return nil
@@ -222,6 +229,49 @@ func Installed(config, name string) (p Paths, ok bool, err error) {
 		p.Data = man.Data[0]
 	}
 	return p, true, nil
+}
+
+// SharingBinary lists the other installations recorded beside config (their services' names)
+// whose service is registered and runs binary: an agent and a server installed on one computer
+// both run /usr/local/bin/vigil, which uninstalling one must leave to the other. A record left
+// by an uninstall without --purge does not count.
+func SharingBinary(config, name, binary string) ([]string, error) {
+	records, err := filepath.Glob(filepath.Join(filepath.Dir(config), "*.installed.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range records {
+		if r == ManifestPath(config, name) {
+			continue
+		}
+		m, err := readManifest(r)
+		if err != nil {
+			return nil, err
+		}
+		if !sameFile(m.Binary, binary) {
+			continue
+		}
+		if other, err := New(Spec{Name: m.Service, Binary: m.Binary}); err == nil {
+			if st, err := other.Status(); err == nil && st == NotInstalled {
+				continue
+			}
+		}
+		out = append(out, m.Service) // registered, or not known not to be: keep the binary
+
+	}
+	return out, nil
+}
+
+// sameFile reports whether a and b name one file: the same path, or, when both exist, the same
+// file through links.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ai, errA := os.Stat(a)
+	bi, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(ai, bi)
 }
 
 func readManifest(path string) (*manifest, error) {

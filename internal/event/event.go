@@ -103,6 +103,21 @@ func (e *Event) String(name string) string {
 	}
 }
 
+// Int returns an integer field (an int or int64 as collectors set it, a whole JSON number as
+// decoding gives it) and whether it is one.
+func (e *Event) Int(name string) (int, bool) {
+	switch t := e.Fields[name].(type) {
+	case int:
+		return t, true
+	case int64:
+		return int(t), true
+	case json.Number:
+		n, err := t.Int64()
+		return int(n), err == nil
+	}
+	return 0, false
+}
+
 // Validate reports the first problem that makes the event unusable, naming the field.
 func (e *Event) Validate() error {
 	if e.ID == "" {

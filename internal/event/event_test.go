@@ -178,3 +178,17 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestInt(t *testing.T) {
+	ev := New(ProcessCreation, map[string]any{"a": 7, "b": int64(8), "c": json.Number("9"), "d": json.Number("9.5"), "e": "10"})
+	for name, want := range map[string]int{"a": 7, "b": 8, "c": 9} {
+		if got, ok := ev.Int(name); !ok || got != want {
+			t.Errorf("Int(%s) = %d, %v; want %d", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"d", "e", "missing"} {
+		if got, ok := ev.Int(name); ok {
+			t.Errorf("Int(%s) = %d, want not an integer", name, got)
+		}
+	}
+}

@@ -188,52 +188,48 @@ func WaitListen(t testing.TB, p *Proc, addr string) {
 	t.Fatalf("nothing listens on %s after 30 s\n%s", addr, out)
 }
 
-// Display picks an X display number whose socket and lock are free.
-func Display(t testing.TB) int {
-	t.Helper()
-	for d := 40 + os.Getpid()%40; d < 200; d++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", d)); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", d)); err == nil {
-			continue
-		}
-		return d
-	}
-	t.Fatal("no free X display")
-	return 0
-}
-
-// Xtigervnc starts TigerVNC's X server on a free display, serving RFB without authentication on
-// port at address bind ("127.0.0.1" adds -localhost; "" listens on all interfaces). exe
-// overrides the executable (a renamed copy). It returns the display number.
+// Xtigervnc starts TigerVNC's X server, serving RFB without authentication on port (on
+// loopback only when localhost is set), and returns it with its display number once it is ready:
+// it picks a free display itself and writes its number to -displayfd when initialised (its RFB
+// port accepts connections earlier, while it may not greet them for seconds on a loaded
+// machine). exe overrides the executable (a renamed copy).
 func Xtigervnc(t testing.TB, exe string, port int, localhost bool) (*Proc, int) {
 	t.Helper()
 	if exe == "" {
 		exe = Need(t, "Xtigervnc")
 	}
-	d := Display(t)
-	args := []string{":" + strconv.Itoa(d), "-rfbport", strconv.Itoa(port), "-SecurityTypes", "None", "-nolisten", "tcp", "-geometry", "640x480"}
+	args := []string{"-rfbport", strconv.Itoa(port), "-SecurityTypes", "None", "-nolisten", "tcp", "-geometry", "640x480"}
 	if localhost {
 		args = append(args, "-localhost")
 	}
-	p := Start(t, exe, args...)
+	p, d := startX(t, exe, args...)
 	WaitListen(t, p, "127.0.0.1:"+strconv.Itoa(port))
 	return p, d
 }
 
 // Xvfb starts a virtual X display for x11vnc and returns its number once the server accepts
-// connections: Xvfb picks a free display itself and writes its number to -displayfd when it is
-// ready (its socket file appears earlier, and a client started then fails to open the display).
+// connections (see startX). It runs with -noreset: an X server otherwise resets when its last
+// client leaves, refusing connections meanwhile, and the FreeRDP shadow server opens the
+// display, closes it and opens it again (it failed with "failed to open display" when the
+// second open came during the reset, on a loaded machine).
 func Xvfb(t testing.TB) int {
 	t.Helper()
-	exe := Need(t, "Xvfb")
+	_, d := startX(t, Need(t, "Xvfb"), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset")
+	return d
+}
+
+// startX starts an X server (Xvfb, Xtigervnc) with -displayfd and returns it with its display
+// number once it is ready: the server picks a free display itself and writes its number to
+// -displayfd when it accepts clients (its socket file appears earlier, and a client started
+// then fails to open the display).
+func startX(t testing.TB, exe string, args ...string) (*Proc, int) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
-		t.Fatalf("Xvfb: %v", err)
+		t.Fatalf("%s: %v", exe, err)
 	}
 	defer r.Close()
-	cmd := exec.Command(exe, "-displayfd", "3", "-screen", "0", "640x480x24", "-nolisten", "tcp")
+	cmd := exec.Command(exe, append([]string{"-displayfd", "3"}, args...)...)
 	cmd.ExtraFiles = []*os.File{w}
 	p := StartCmd(t, cmd)
 	w.Close()
@@ -250,12 +246,12 @@ func Xvfb(t testing.TB) int {
 	case res := <-got:
 		d, err := strconv.Atoi(strings.TrimSpace(res.line))
 		if err != nil {
-			t.Fatalf("Xvfb did not start (display %q: %v, %v)\n%s", res.line, err, res.err, p.Output())
+			t.Fatalf("%s did not start (display %q: %v, %v)\n%s", exe, res.line, err, res.err, p.Output())
 		}
-		return d
+		return p, d
 	case <-time.After(30 * time.Second):
-		t.Fatalf("Xvfb did not start within 30 s\n%s", p.Output())
-		return 0
+		t.Fatalf("%s did not start within 30 s\n%s", exe, p.Output())
+		return nil, 0
 	}
 }
 

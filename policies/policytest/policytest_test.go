@@ -1,8 +1,10 @@
 package policytest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -283,6 +285,19 @@ func TestBuiltinPack(t *testing.T) {
 		t.Errorf("the pack shrank: %d rules, %d cases", len(rs.Rules()), cases)
 	}
 	t.Logf("built-in pack: %d rules and correlations, %d cases", len(rs.Rules()), cases)
+	// The README states both counts.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d rules and correlations", len(rs.Rules()))
+	if m := regexp.MustCompile(`[0-9,]+ rules and correlations`).FindString(string(readme)); m != want {
+		t.Errorf("README.md says %q; the pack has %s", m, want)
+	}
+	want = fmt.Sprintf("%d test cases", cases)
+	if m := regexp.MustCompile(`[0-9,]+ test cases`).FindString(string(readme)); m != want {
+		t.Errorf("README.md says %q; the pack has %s", m, want)
+	}
 }
 
 // The test-case example in docs/policy-tools.md runs, and passes, against the built-in pack.

@@ -53,7 +53,7 @@ func ParseLimited(name string, data []byte, lim Limits) (*File, []Error) {
 	lim = lim.withDefaults()
 	f := &File{Name: name}
 	if len(data) > lim.MaxFileBytes {
-		return f, []Error{{File: name, Line: 1, Message: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a rule file", len(data), lim.MaxFileBytes)}}
+		return f, []Error{{File: name, Line: 1, Message: fmt.Sprintf("file is larger than the %d-byte limit for a rule file", lim.MaxFileBytes)}}
 	}
 	p := &parser{file: name, lim: lim}
 	type decoded struct {

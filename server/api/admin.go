@@ -299,6 +299,11 @@ func (a *API) hostEvents(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				if evs == nil {
+					// none: is there such a host at all?
+					if _, err := a.d.Store.Host(r.Context(), r.PathValue("id")); err != nil {
+						a.fail(w, r, err)
+						return
+					}
 					evs = []store.Event{}
 				}
 				writeJSON(w, http.StatusOK, eventList{Events: evs, NextCursor: next})

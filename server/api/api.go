@@ -59,6 +59,8 @@ type API struct {
 	logins  *agentLimiter // failed enrollments and logins per address
 	// authenticators of AuthUser requests beyond API tokens (the web UI's sessions).
 	userAuth []UserAuthenticator
+	// loginGuard limits password sign-ins per address and user name (nil: per address only).
+	loginGuard LoginGuard
 }
 
 // UserAuthenticator authenticates a user request by other means than an API token (a session

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -53,13 +54,30 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	if !a.decodeAdmin(w, r, &req) {
 		return
 	}
+	a.mu.Lock()
+	guard := a.loginGuard
+	a.mu.Unlock()
+	if guard != nil {
+		if wait := guard.Blocked(r, req.Username); wait > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			writeError(w, &wire.Error{Code: wire.CodeRateLimited,
+				Message: fmt.Sprintf("too many failed sign-ins for this user name or address; try again in %d minutes", int(wait.Minutes())+1)})
+			return
+		}
+	}
 	u, err := a.d.Auth.Login(r.Context(), req.Username, req.Password)
 	if err != nil {
 		if errors.Is(err, auth.ErrUnauthorized) {
 			a.log.Warn("login refused", "user", req.Username, "remote", a.clientIP(r).String())
+			if guard != nil {
+				guard.Failed(r, req.Username)
+			}
 		}
 		a.refuse(w, r, err)
 		return
+	}
+	if guard != nil {
+		guard.Succeeded(r, req.Username)
 	}
 	t, err := a.issueToken(r, u.ID, "login", LoginTokenTTL)
 	if err != nil {

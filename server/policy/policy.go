@@ -181,7 +181,7 @@ func checkFile(name, content string) error {
 		return &LimitError{fmt.Sprintf("%s: %d YAML documents, more than the %d a rule file may have", name, n, MaxDocumentsPerFile)}
 	}
 	if n := len(splitDocuments(content)); n == 0 {
-		return &LimitError{fmt.Sprintf("%s: empty rule file", name)}
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("%s: empty rule file", name), Field: "content"}
 	}
 	return nil
 }
@@ -193,7 +193,8 @@ func (s *Service) Lint(name, content string) ([]policies.Problem, error) {
 		return nil, err
 	}
 	rs, problems := policies.ParseBytes(name, []byte(content), policies.LoadOptions{})
-	_, more := policies.Merge(s.builtin, rs)
+	merged, more := policies.Merge(s.builtin, rs)
+	more = append(more, policies.UnrankedFindings(merged)...)
 	return append(problems, onlyFile(more, name)...), nil
 }
 
@@ -227,6 +228,7 @@ func (s *Service) compile(rules []store.RuleFile) (*policies.Ruleset, []policies
 		sets = append(sets, rs)
 	}
 	merged, more := policies.Merge(sets...)
+	more = append(more, policies.UnrankedFindings(merged)...) // the ingest would refuse their findings
 	return merged, errorsOnly(append(problems, more...))
 }
 
@@ -245,7 +247,7 @@ func (s *Service) builder() store.BundleBuilder {
 		}
 		for _, id := range disabled {
 			if _, ok := s.builtinInfo[id]; !ok {
-				return wire.Bundle{}, &LimitError{fmt.Sprintf("built-in rule %q does not exist", id)}
+				return wire.Bundle{}, fmt.Errorf("built-in rule %q: %w", id, store.ErrNotFound)
 			}
 		}
 		if _, problems := s.compile(rules); len(problems) > 0 {
@@ -263,7 +265,7 @@ func (s *Service) builder() store.BundleBuilder {
 }
 
 // Change validates and applies a change to the custom rules, publishing a new signed version.
-// Errors: *LimitError, *ProblemsError, store.ErrNotFound, store.ErrConflict.
+// Errors: *LimitError, *ProblemsError, *wire.Error, store.ErrNotFound, store.ErrConflict.
 func (s *Service) Change(ctx context.Context, c store.RuleChange) ([]store.RuleFile, store.PolicyVersion, error) {
 	for _, r := range c.Put {
 		if err := checkFile(r.Name, r.Content); err != nil {

@@ -18,7 +18,7 @@ import (
 
 // TestRouteTable walks every page and form: without a session a page goes to the login form
 // and a form is refused; a role below the route's is refused; a form without the session's
-// CSRF token is refused.
+// CSRF token is refused; each route's role is the written matrix's.
 func TestRouteTable(t *testing.T) {
 	tu := newTestUI(t, "")
 	path := func(p string) string {
@@ -51,6 +51,32 @@ func TestRouteTable(t *testing.T) {
 				t.Errorf("%s %s as %s (needs %s): %d, want 403", rt.method, p, role, rt.role, w.Code)
 			}
 		}
+	}
+	// The authorization matrix, written out so that a page's role changes only on purpose (a new
+	// page or form must be added here): viewers read and keep their own account, analysts
+	// triage, admins change rules, users, enrollment and settings and read the audit log.
+	v, an, ad := auth.RoleViewer, auth.RoleAnalyst, auth.RoleAdmin
+	want := map[string]auth.Role{
+		"GET /{$}": v, "POST /logout": v, "GET /search": v, "GET /findings": v, "GET /findings/{id}": v,
+		"GET /hosts": v, "GET /hosts/{id}": v, "GET /hosts/{id}/timeline": v, "GET /fleet": v,
+		"GET /rules": v, "POST /rules/lint": v, "POST /rules/test": v, "GET /rules/builtin/{id}": v, "GET /rules/{id}": v,
+		"GET /settings": v, "GET /settings/{tab}": v, "POST /settings/password": v, "POST /settings/tokens": v, "POST /settings/tokens/{id}/revoke": v,
+		"POST /findings/bulk": an, "POST /findings/{id}/triage": an, "POST /suppressions": an, "POST /suppressions/{id}/delete": an,
+		"GET /rules/new": ad, "POST /rules/new": ad, "POST /rules/builtin/{id}/disable": ad, "POST /rules/builtin/{id}/enable": ad,
+		"POST /rules/{id}": ad, "POST /rules/{id}/delete": ad, "GET /audit": ad,
+		"POST /settings/users": ad, "POST /settings/users/{id}": ad, "POST /settings/enroll": ad, "POST /settings/enroll/{id}/revoke": ad,
+		"POST /settings/networks": ad, "POST /settings/retention": ad, "POST /settings/destinations": ad,
+		"POST /settings/destinations/{id}/delete": ad, "POST /settings/destinations/{id}/test": ad,
+	}
+	for _, rt := range tu.ui.routes {
+		key := rt.method + " " + rt.pattern
+		if r, ok := want[key]; !ok || r != rt.role {
+			t.Errorf("%s needs the %q role; the matrix says %q", key, rt.role, r)
+		}
+		delete(want, key)
+	}
+	for key := range want {
+		t.Errorf("the matrix names %s, which is no route of the UI", key)
 	}
 	// every state-changing form names its audit action
 	for _, rt := range tu.ui.routes {

@@ -206,7 +206,7 @@ func writeJSON(w http.ResponseWriter, v any) error {
 
 func readLint(r *http.Request) (lintRequest, error) {
 	var req lintRequest
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		return req, &wire.Error{Code: wire.CodeBadRequest, Message: "want {name, content, events} as JSON: " + err.Error()}
 	}
 	if req.Name == "" {

@@ -131,6 +131,10 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, code int, next,
 // login checks a user name and password. Failures are counted per client address and per user
 // name; past the limit the form answers 429 without checking, so guessing passwords is slow.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r, MaxLoginBytes); err != nil {
+		u.formRefused(w, r, nil, err)
+		return
+	}
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := r.PostFormValue("next")
 	c, err := r.Cookie(LoginCookie)
@@ -138,9 +142,8 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.renderLogin(w, r, http.StatusForbidden, next, username, "The sign-in form expired. Try again.")
 		return
 	}
-	ip := u.cfg.ClientIP(r)
-	if wait := u.logins.blocked(ip, username); wait > 0 {
-		u.cfg.Metrics.LoginFailed()
+	guard := u.LoginGuard()
+	if wait := guard.Blocked(r, username); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		u.renderLogin(w, r, http.StatusTooManyRequests, next, username,
 			fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1))
@@ -155,13 +158,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		_, _ = auth.VerifyPassword(dummyHash(), r.PostFormValue("password"))
 	}
 	if !ok {
-		u.logins.failed(ip, username)
-		u.cfg.Metrics.LoginFailed()
-		u.auditAs(r, username, "loginFailed", "", nil)
+		guard.Failed(r, username)
 		u.renderLogin(w, r, http.StatusUnauthorized, next, username, "Wrong user name or password.")
 		return
 	}
-	u.logins.succeed(ip, username)
+	guard.Succeeded(r, username)
 	if err := u.startSession(w, r, user, "password"); err != nil {
 		u.log.Error("create session", "error", err)
 		u.renderLogin(w, r, http.StatusInternalServerError, next, username, "Signing in failed; see the server log.")
@@ -169,6 +170,34 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: "/login", MaxAge: -1})
 	http.Redirect(w, r, oidc.LocalPath(next), http.StatusSeeOther)
+}
+
+// LoginGuard is the limit on password sign-ins, by the form and by the API alike: failures are
+// counted per address and per user name, in the metrics and the audit log (loginFailed).
+func (u *UI) LoginGuard() LoginGuard { return LoginGuard{u} }
+
+// LoginGuard is UI.LoginGuard's; it fits api.LoginGuard.
+type LoginGuard struct{ u *UI }
+
+// Blocked returns how long sign-ins for username from r's address stay refused.
+func (g LoginGuard) Blocked(r *http.Request, username string) time.Duration {
+	wait := g.u.logins.blocked(g.u.cfg.ClientIP(r), username)
+	if wait > 0 {
+		g.u.cfg.Metrics.LoginFailed()
+	}
+	return wait
+}
+
+// Failed records a wrong user name or password.
+func (g LoginGuard) Failed(r *http.Request, username string) {
+	g.u.logins.failed(g.u.cfg.ClientIP(r), username)
+	g.u.cfg.Metrics.LoginFailed()
+	g.u.auditAs(r, username, "loginFailed", "", nil)
+}
+
+// Succeeded clears the user name's failures.
+func (g LoginGuard) Succeeded(r *http.Request, username string) {
+	g.u.logins.succeed(g.u.cfg.ClientIP(r), username)
 }
 
 var (

@@ -162,7 +162,11 @@ func (u *UI) changePassword(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	if err := u.st.UpdateUser(r.Context(), user); err != nil {
 		return err
 	}
+	u.forgetTokens(func(p auth.Principal) bool { return p.UserID == user.ID })
 	c.audit("changePassword", c.user.ID, nil)
+	if u.cfg.PasswordChanged != nil {
+		u.cfg.PasswordChanged(user)
+	}
 	return c.redirect(w, "/settings/account", "ok", "Password changed.")
 }
 
@@ -202,8 +206,16 @@ func (u *UI) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 	if err := u.st.RevokeAPIToken(r.Context(), id, u.cfg.Now().UTC()); err != nil {
 		return err
 	}
+	u.forgetTokens(func(p auth.Principal) bool { return p.TokenID == id })
 	c.audit("revokeToken", id, nil)
 	return c.redirect(w, "/settings/account", "ok", "Token revoked.")
+}
+
+// forgetTokens drops cached API tokens that match.
+func (u *UI) forgetTokens(match func(auth.Principal) bool) {
+	if u.cfg.ForgetTokens != nil {
+		u.cfg.ForgetTokens(match)
+	}
 }
 
 func (u *UI) createUser(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -249,6 +261,7 @@ func (u *UI) updateUser(w http.ResponseWriter, r *http.Request, c *reqCtx) error
 	if err := u.st.UpdateUser(r.Context(), user); err != nil {
 		return err
 	}
+	u.forgetTokens(func(p auth.Principal) bool { return p.UserID == user.ID })
 	if disabled {
 		if err := u.st.DeleteUserSessions(r.Context(), user.ID); err != nil {
 			return err

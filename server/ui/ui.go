@@ -51,7 +51,13 @@ type Config struct {
 	ApplyRetention func(map[string]int) error
 	// Retention is the retention in force when none was saved.
 	Retention map[string]int
-	Now       func() time.Time
+	// ForgetTokens drops the API tokens matching from the server's token cache, so that a
+	// token revoked, or a user disabled or given another role, is refused at once (nil: none).
+	ForgetTokens func(match func(auth.Principal) bool)
+	// PasswordChanged is told of a user who changed their own password (nil: nobody), so the
+	// server can remove the first start's password file once the admin no longer uses it.
+	PasswordChanged func(user store.User)
+	Now             func() time.Time
 }
 
 // UI is the web UI's handler.
@@ -244,6 +250,10 @@ func (u *UI) wrap(rt route) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet {
+			if err := readForm(w, r, MaxFormBytes); err != nil {
+				u.formRefused(w, r, c, err)
+				return
+			}
 			tok := r.Header.Get("X-CSRF-Token")
 			if tok == "" {
 				tok = r.PostFormValue("csrf")
@@ -263,12 +273,51 @@ func (u *UI) wrap(rt route) http.Handler {
 	})
 }
 
+// Caps of what a browser may post: a form or the editor's JSON (a rule file is at most 1 MiB,
+// and URL encoding may triple it), and the sign-in form.
+const (
+	MaxFormBytes  = 4 << 20
+	MaxLoginBytes = 64 << 10
+)
+
+// errFormTooLarge: a posted body over its cap.
+var errFormTooLarge = errors.New("the form is too large")
+
+// readForm caps r's body at limit and parses a posted form (URL-encoded or multipart; other
+// bodies, such as the editor's JSON, are left to the handler under the same cap). Nothing is
+// written to disk: the cap is below what multipart parsing keeps in memory.
+func readForm(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm() // first: ParseMultipartForm drops its error for a body that is not multipart
+	if err == nil {
+		err = r.ParseMultipartForm(limit)
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, http.ErrNotMultipart):
+		return nil
+	case errors.As(err, &mbe):
+		return fmt.Errorf("%w: over the limit of %d bytes", errFormTooLarge, limit)
+	}
+	return fmt.Errorf("the form cannot be read: %w", err)
+}
+
+// formRefused answers a form readForm refused: 413 when too large, 400 otherwise.
+func (u *UI) formRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	code := http.StatusBadRequest
+	if errors.Is(err, errFormTooLarge) {
+		code = http.StatusRequestEntityTooLarge
+	}
+	u.errorPage(w, r, c, code, "Not done", err.Error())
+}
+
 // fail renders an error as a page: 404 for what is not found, 400 for bad input, 409 for a
 // conflict, 500 (logged) otherwise.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
 	var we *wire.Error
 	var fe *forward.FieldError
 	var pe *policy.ProblemsError
+	var le *policy.LimitError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		u.errorPage(w, r, c, http.StatusNotFound, "Not found", "Nothing here by that id: it may have been deleted or aged out by retention.")
@@ -278,7 +327,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) 
 			code = http.StatusConflict
 		}
 		u.errorPage(w, r, c, code, "Not done", we.Message)
-	case errors.As(err, &fe), errors.As(err, &pe):
+	case errors.As(err, &fe), errors.As(err, &pe), errors.As(err, &le), errors.Is(err, store.ErrBadCursor):
 		u.errorPage(w, r, c, http.StatusBadRequest, "Not done", err.Error())
 	case errors.Is(err, store.ErrConflict):
 		u.errorPage(w, r, c, http.StatusConflict, "Not done", err.Error())

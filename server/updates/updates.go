@@ -167,7 +167,10 @@ func (s *Service) Versions() []string {
 func (s *Service) ServeFile(w http.ResponseWriter, r *http.Request, rest string) {
 	clean := path.Clean("/" + rest)[1:]
 	top, _, _ := strings.Cut(clean, "/")
-	if (top != upgrade.MetadataDir && top != upgrade.TargetsDir) || strings.Contains(clean, "/.") {
+	// A backslash is a separator on Windows (`metadata/x\..\..\key` would leave the folder
+	// there) and in no name the repository holds.
+	if (top != upgrade.MetadataDir && top != upgrade.TargetsDir) || strings.Contains(clean, "/.") ||
+		strings.ContainsRune(clean, '\\') || !filepath.IsLocal(filepath.FromSlash(clean)) {
 		http.NotFound(w, r)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -74,9 +75,18 @@ func TestOfferAndFiles(t *testing.T) {
 	if err := s.Clear(); err != nil || s.For("h") != nil {
 		t.Fatalf("clear: %v", err)
 	}
+	// Backslashes are separators on Windows, where this name would climb out to secret.txt;
+	// elsewhere it is a file name, made here so that only the check can refuse it.
+	backslashed := `metadata/x\..\..\secret.txt`
+	if runtime.GOOS != "windows" {
+		if err := os.WriteFile(filepath.Join(dir, backslashed), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for path, want := range map[string]int{
 		"metadata/timestamp.json": 200, "targets/vigil/1.0.1/linux-amd64/ab.vigil": 200,
 		"secret.txt": 404, "../secret.txt": 404, "metadata/../secret.txt": 404, "offer.json": 404, "metadata": 404,
+		backslashed: 404,
 	} {
 		rec := httptest.NewRecorder()
 		s.ServeFile(rec, httptest.NewRequest("GET", "/x", nil), path)

@@ -206,9 +206,11 @@ func (rp *RP) identity(sub string, claims map[string]any) Identity {
 }
 
 // LocalPath returns next when it is a path on this server, "/" otherwise, so a crafted link
-// cannot send a user elsewhere after signing in.
+// cannot send a user elsewhere after signing in. No control character passes: browsers drop
+// tabs and line breaks from a URL, so "/\t/evil.example" would take them to //evil.example.
 func LocalPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next

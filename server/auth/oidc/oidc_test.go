@@ -117,7 +117,9 @@ func TestRefusals(t *testing.T) {
 
 func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{"/findings?x=1": "/findings?x=1", "": "/", "https://evil.example": "/",
-		"//evil.example/x": "/", `/\evil.example`: "/", "/a\r\nSet-Cookie: x": "/", "findings": "/"} {
+		"//evil.example/x": "/", `/\evil.example`: "/", "/a\r\nSet-Cookie: x": "/", "findings": "/",
+		// browsers drop tabs and line breaks: these would be //evil.example and /\evil.example
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\t\\evil.example": "/", "/x\x00": "/", "/x\x7f": "/"} {
 		if got := oidc.LocalPath(in); got != want {
 			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
 		}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Vigil package: after install and upgrade (deb postinst, rpm %post, apk post-install and
+# vigil-agent package: after install and upgrade (deb postinst, rpm %post, apk post-install and
 # post-upgrade). Registers the agent's service and starts it when the configuration names a
 # server: VIGIL_SERVER, VIGIL_ENROLL_SECRET, VIGIL_CA_PIN... in the environment of the package
 # manager are written into /etc/vigil/agent.yml (docs/install.md). An upgrade keeps the
