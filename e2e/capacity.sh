@@ -6,6 +6,7 @@
 #
 #   bash e2e/capacity.sh                       # sqlite, postgres and replicas, 5,000 to 30,000 agents
 #   bash e2e/capacity.sh -s sqlite -n "10000 20000 25000" -t 300
+#   bash e2e/capacity.sh -q 5 -s sqlite -n "20000 30000 40000"   # each trial at a quiet moment
 #
 # Options:
 #   -s STORES   stores to measure, among sqlite, postgres, replicas (default: all three)
@@ -27,12 +28,13 @@
 # postgres://vigil:vigil@127.0.0.1:5432/postgres?sslmode=disable; each trial gets a fresh
 # database, dropped after it.
 #
-# What a trial measures. Each simulated agent enrolls for real, checks in at the server's interval and sends one event a minute in one batch a minute (a
-# quiet laptop). The agents share CONNS connections per server: a real fleet keeps one each,
-# but a process here may not open more than 20,000 files (the hard limit), so 20,000 agents
-# with a connection each fit neither in the generator nor in the server; an idle connection
-# costs the server memory (a goroutine and buffers), not CPU. Once every agent has enrolled
-# and one interval has passed, the server's histogram of check-in latency
+# What a trial measures. Each simulated agent enrolls for real, checks in at the server's
+# interval and sends one event a minute in one batch a minute (a quiet laptop). The agents
+# share CONNS connections per server: a real fleet keeps one each, but a process here may not
+# open more than 20,000 files (the hard limit), so 20,000 agents with a connection each fit
+# neither in the generator nor in the server; an idle connection costs the server memory (a
+# goroutine and buffers), not CPU. Once every agent has enrolled and one interval has passed,
+# the server's histogram of check-in latency
 # (vigil_http_request_duration_seconds{op="agentCheckin"}, read from /metrics before and after
 # the steady phase) gives the server's p99: the bucket bound it falls under and the share of
 # check-ins answered within the bound: the handler's time, without the time a request waits
