@@ -139,6 +139,29 @@ func TestCustomRulesAndSignedBundles(t *testing.T) {
 	}
 }
 
+// TestImportWithoutRuleFile: an import that holds no rule file (an empty list, an archive of
+// test cases only) is a 400 naming files, not a 200 that publishes nothing.
+func TestImportWithoutRuleFile(t *testing.T) {
+	srv, c := testServer(t, nil)
+	u := srv.LocalURL() + "/api/v1/rules/import"
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	content := "cases: []\n"
+	_ = tw.WriteHeader(&tar.Header{Name: "rules/vnc.test.yml", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte(content))
+	_ = tw.Close()
+	_ = zw.Close()
+	for name, r := range map[string]resp{
+		"empty JSON list":            do(t, c, "POST", u, adminToken, map[string]any{"files": []any{}}),
+		"archive of test cases only": do(t, c, "POST", u, adminToken, buf.Bytes(), "Content-Type", "application/gzip"),
+	} {
+		if r.status != 400 || r.errBody(t).Field != "files" {
+			t.Errorf("%s: %d %s, want 400 naming files", name, r.status, r.body)
+		}
+	}
+}
+
 // TestImportSigmaHQFolder imports the SigmaHQ rules of the shared testdata as a .tar.gz: the
 // files that load are published as one version, each refused file is reported with its reason.
 func TestImportSigmaHQFolder(t *testing.T) {

@@ -4,7 +4,9 @@ package main
 // (docs/performance.md has the figures and the machine load beside them):
 //
 //	go test ./cmd/vigil -run '^$' -bench AgentDetectionLatency -benchtime 1x
-//	go test ./cmd/vigil -run '^$' -bench AgentIdle -benchtime 1x -timeout 20m   (5 minutes; VIGIL_BENCH_IDLE=1m for less)
+//	go test ./cmd/vigil -run '^$' -bench 'AgentIdle$' -benchtime 1x -timeout 20m       (5 minutes; VIGIL_BENCH_IDLE=1m for less)
+//	go test ./cmd/vigil -run '^$' -bench AgentIdleQuiet -benchtime 1x -timeout 20m   (the same in namespaces of its own)
+//	(VIGIL_BENCH_IDLE_ALSO=name=path,... runs more agent binaries beside them, e.g. an earlier commit's)
 //	go test ./cmd/vigil -run '^$' -bench AgentBurst -benchtime 1x
 
 import (
@@ -81,17 +83,39 @@ func BenchmarkAgentDetectionLatency(b *testing.B) {
 	p.stop(b)
 }
 
-// BenchmarkAgentIdle: two agents side by side, so that both see the same machine, each with every
-// collector and the whole built-in pack, left alone (their file watches on empty folders) for
-// VIGIL_BENCH_IDLE (default 5m) after a 60 s start-up, against a server with the default
-// check-in interval: the binary the release packages carry ("release": static, stripped) and the
-// agent-only build ("agentonly"). For each: CPU in percent of one core, RSS (the largest of 5 s
-// samples, and at the end split into private memory and file-backed pages), with the machine's
-// load and its rate of process (and thread) creations beside them: on a shared machine "idle" is
-// the agent's own state, and it still watches every process the others start. A line fitted
-// over the 5 s windows (the agent's CPU against the machine's creations per second) estimates
-// its CPU on a machine where nothing starts (cpu-%-0forks).
-func BenchmarkAgentIdle(b *testing.B) {
+// idleBuilds are the agent binaries the idle benchmarks run side by side, so that both see the
+// same machine, both built as installer/dist builds them (static, stripped): the agent-only build
+// the vigil-agent packages carry to laptops ("agentonly") and the full one of the vigil-server
+// packages ("full"), which runs the agent too.
+var idleBuilds = []struct {
+	name string
+	bin  func(testing.TB) string
+}{{"full", releaseBinary}, {"agentonly", agentBinary}}
+
+// idleAgents are idleBuilds and the binaries VIGIL_BENCH_IDLE_ALSO names (name=path,...; builds
+// of an earlier commit, to compare them on the same machine at the same time).
+func idleAgents(b *testing.B) (names, bins []string) {
+	for _, build := range idleBuilds {
+		names, bins = append(names, build.name), append(bins, build.bin(b))
+	}
+	for _, nb := range strings.Split(os.Getenv("VIGIL_BENCH_IDLE_ALSO"), ",") {
+		if nb = strings.TrimSpace(nb); nb == "" {
+			continue
+		}
+		name, bin, ok := strings.Cut(nb, "=")
+		if !ok {
+			b.Fatalf("VIGIL_BENCH_IDLE_ALSO: %q is not name=path", nb)
+		}
+		if _, err := os.Stat(bin); err != nil {
+			b.Fatalf("VIGIL_BENCH_IDLE_ALSO: %v", err)
+		}
+		names, bins = append(names, name), append(bins, bin)
+	}
+	return names, bins
+}
+
+// idleFor is VIGIL_BENCH_IDLE (default 5m).
+func idleFor(b *testing.B) time.Duration {
 	d := 5 * time.Minute
 	if s := os.Getenv("VIGIL_BENCH_IDLE"); s != "" {
 		var err error
@@ -99,89 +123,165 @@ func BenchmarkAgentIdle(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	return d
+}
+
+// BenchmarkAgentIdle: the idle builds side by side on this machine, each with every collector and
+// the whole built-in pack, left alone (their file watches on empty folders) for VIGIL_BENCH_IDLE
+// (default 5m) after a 60 s start-up, against a server with the default check-in interval. On a
+// shared machine "idle" is the agent's own state: it still watches every process the other
+// sessions start, so the machine's rate of process (and thread) creations is reported beside the
+// figures (BenchmarkAgentIdleQuiet gives the agents a machine of their own).
+func BenchmarkAgentIdle(b *testing.B) {
+	d := idleFor(b)
 	srv := newE2EServerWith(b, "", "--checkin-interval", "1m")
-	type idler struct {
-		name string
-		p    *proc
-		cpu0 time.Duration
-		rss  int64
-		last time.Duration // CPU at the last sample
-		x, y []float64     // per 5 s window: the machine's forks/s, the agent's CPU %
-	}
 	var agents []*idler
-	for _, build := range []struct {
-		name string
-		bin  func(testing.TB) string
-	}{{"release", releaseBinary}, {"agentonly", agentBinary}} {
+	var procs []*proc
+	names, bins := idleAgents(b)
+	for i, name := range names {
 		a := newE2EAgent(b, srv)
-		a.bin = build.bin(b)
-		a.only, a.extra = "", []string{"--files-root", b.TempDir(), "--machine-id", "bench-idle-" + build.name}
-		agents = append(agents, &idler{name: build.name, p: a.run()})
+		a.bin = bins[i]
+		a.only, a.extra = "", []string{"--files-root", b.TempDir(), "--machine-id", "bench-idle-" + name}
+		p := a.run()
+		procs = append(procs, p)
+		agents = append(agents, &idler{name: name, pid: p.cmd.Process.Pid})
 	}
-	for _, x := range agents {
-		waitReady(b, x.p)
+	for _, p := range procs {
+		waitReady(b, p)
 	}
 	time.Sleep(60 * time.Second) // past the start-up scan and the start-up memory release (30 s)
+	measureIdle(b, d, agents)
+	for _, p := range procs {
+		p.stop(b)
+	}
+}
+
+// BenchmarkAgentIdleQuiet is BenchmarkAgentIdle on a machine of the agents' own: the server and
+// both agents run in new PID, mount and network namespaces (unshare), where they see none of
+// the other sessions' processes and sockets. Outside the initial PID namespace the kernel
+// refuses the process-event connector, so there the process collector polls /proc every 2 s (as
+// in a container); everything else is as on the machine. Needs root, unshare and ip.
+func BenchmarkAgentIdleQuiet(b *testing.B) {
+	d := idleFor(b)
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("no %s: the quiet idle benchmark runs in namespaces of its own", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		b.Skip("the quiet idle benchmark needs root for its namespaces")
+	}
+	dir := b.TempDir()
+	tag := fmt.Sprintf("quiet-%d", os.Getpid())
+	script := `set -e
+ip link set lo up
+"$SERVER" server --data "$DIR/srv" --listen 127.0.0.1:8443 --admin-token "$ADMIN" --enroll-secret "$SECRET" --log-level warn > "$DIR/srv.log" 2>&1 &
+until grep -q 'sha256:' "$DIR/srv.log"; do sleep 0.2; done
+pin=$(grep -o 'sha256:[0-9a-f]*' "$DIR/srv.log" | head -n 1)
+for build in $BUILDS; do
+	mkdir -p "$DIR/files-$build"
+	"$DIR/bin-$build" agent run --server https://127.0.0.1:8443 --ca-pin "$pin" --enroll-secret "$SECRET" --state "$DIR/state-$build" \
+		--files-root "$DIR/files-$build" --machine-id "$TAG-$build" --log-level info > "$DIR/agent-$build.log" 2>&1 &
+done
+wait
+`
+	builds, bins := idleAgents(b)
+	for i, name := range builds {
+		if err := os.Symlink(bins[i], filepath.Join(dir, "bin-"+name)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ns := exec.Command("unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--net", "sh", "-c", script)
+	ns.Env = append(os.Environ(), "SERVER="+vigilBinary(b), "DIR="+dir, "ADMIN="+e2eAdminToken, "SECRET="+e2eSecret,
+		"BUILDS="+strings.Join(builds, " "), "TAG="+tag)
+	out := &e2eBuffer{}
+	ns.Stdout, ns.Stderr = out, out
+	if err := ns.Start(); err != nil {
+		b.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { _ = ns.Wait(); close(ended) }()
+	b.Cleanup(func() { _ = ns.Process.Kill(); <-ended })
+	var agents []*idler
+	for _, build := range builds {
+		x := &idler{name: build}
+		waitUntil(b, 120*time.Second, "the agent "+build+" enrolled in its namespace", func() bool {
+			select {
+			case <-ended:
+				b.Fatalf("the namespace ended: %s", out.String())
+			default:
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "agent-"+build+".log"))
+			if !strings.Contains(string(log), "enrolled") {
+				return false
+			}
+			x.pid = pidByArg(tag + "-" + build)
+			return x.pid > 0
+		})
+		agents = append(agents, x)
+	}
+	time.Sleep(60 * time.Second) // past the start-up scan and the start-up memory release (30 s)
+	measureIdle(b, d, agents)
+}
+
+// pidByArg finds the process whose command line has arg as one of its arguments.
+func pidByArg(arg string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		for _, a := range strings.Split(string(cmdline), "\x00") {
+			if a == arg {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// idler is an agent process under the idle benchmarks' measure.
+type idler struct {
+	name string
+	pid  int
+	cpu0 time.Duration
+	rss  int64
+}
+
+// measureIdle samples the agents every 5 s for d and reports, for each, its CPU in percent of one
+// core and its RSS (the largest sample, and at the end split into private memory and file-backed
+// pages), with the machine's load and rate of process (and thread) creations.
+func measureIdle(b *testing.B, d time.Duration, agents []*idler) {
 	for range b.N {
 		load0, forks0 := loadAvg(), forks(b)
 		for _, x := range agents {
-			x.cpu0, _ = usage(b, x.p.cmd.Process.Pid)
+			x.cpu0, _ = usage(b, x.pid)
 			x.rss = 0
 		}
-		for _, x := range agents {
-			x.last, x.x, x.y = x.cpu0, nil, nil
-		}
-		start, lastAt, lastForks := time.Now(), time.Now(), forks0
+		start := time.Now()
 		for time.Since(start) < d {
 			time.Sleep(5 * time.Second)
-			now, f := time.Now(), forks(b)
-			span := now.Sub(lastAt)
 			for _, x := range agents {
-				x.rss = max(x.rss, rssNow(b, x.p.cmd.Process.Pid))
-				cpu, _ := usage(b, x.p.cmd.Process.Pid)
-				x.x = append(x.x, float64(f-lastForks)/span.Seconds())
-				x.y = append(x.y, 100*float64(cpu-x.last)/float64(span))
-				x.last = cpu
+				x.rss = max(x.rss, rssNow(b, x.pid))
 			}
-			lastAt, lastForks = now, f
 		}
 		took := time.Since(start)
 		rate := float64(forks(b)-forks0) / took.Seconds()
 		load1 := loadAvg()
 		b.ReportMetric(rate, "machine-forks/s")
 		for _, x := range agents {
-			pid := x.p.cmd.Process.Pid
-			cpu1, hwm := usage(b, pid)
+			cpu1, hwm := usage(b, x.pid)
 			pct := 100 * float64(cpu1-x.cpu0) / float64(took)
-			anon, file := rssSplit(b, pid)
-			quiet, perFork := fitLine(x.x, x.y)
+			anon, file := rssSplit(b, x.pid)
 			b.ReportMetric(pct, "cpu-%-"+x.name)
-			b.ReportMetric(quiet, "cpu-%-0forks-"+x.name)
 			b.ReportMetric(float64(x.rss)/(1<<20), "rss-MiB-"+x.name)
-			b.Logf("%s: idle %v: %.3f%% of a core (fit over %d 5 s windows: %.3f%% with no process creations, +%.4f%% per creation/s), RSS up to %.1f MiB (at the end %.1f MiB private + %.1f MiB file-backed; peak since start %.1f MiB)",
-				x.name, d, pct, len(x.x), quiet, perFork, float64(x.rss)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20), float64(hwm)/(1<<20))
+			b.Logf("%s: idle %v: %.3f%% of a core, RSS up to %.1f MiB (at the end %.1f MiB private + %.1f MiB file-backed; peak since start %.1f MiB)",
+				x.name, d, pct, float64(x.rss)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20), float64(hwm)/(1<<20))
 		}
 		b.Logf("machine: %.1f process and thread creations/s; load %s -> %s", rate, load0, load1)
 	}
-	for _, x := range agents {
-		x.p.stop(b)
-	}
-}
-
-// fitLine is the least-squares line y = a + b x.
-func fitLine(x, y []float64) (a, b float64) {
-	n := float64(len(x))
-	var sx, sy, sxx, sxy float64
-	for i := range x {
-		sx, sy, sxx, sxy = sx+x[i], sy+y[i], sxx+x[i]*x[i], sxy+x[i]*y[i]
-	}
-	if d := n*sxx - sx*sx; n > 1 && d != 0 {
-		b = (n*sxy - sx*sy) / d
-	}
-	if n > 0 {
-		a = (sy - b*sx) / n
-	}
-	return a, b
 }
 
 // forks is the machine's count of processes and threads created since boot (/proc/stat).

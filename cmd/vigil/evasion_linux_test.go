@@ -99,6 +99,16 @@ func (ls *liveScan) update(t *testing.T) {
 // wait waits (30 s at most) for an output line that matches.
 func (ls *liveScan) wait(t *testing.T, what string, match func(*e2eLine) bool) *e2eLine {
 	t.Helper()
+	l := ls.waitFor(t, what, match)
+	if l == nil {
+		t.Fatalf("no %s within 30 s", what)
+	}
+	return l
+}
+
+// waitFor is wait returning nil when no line matched within 30 s.
+func (ls *liveScan) waitFor(t *testing.T, what string, match func(*e2eLine) bool) *e2eLine {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		ls.update(t)
@@ -117,7 +127,6 @@ func (ls *liveScan) wait(t *testing.T, what string, match func(*e2eLine) bool) *
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("no %s within 30 s", what)
 	return nil
 }
 
@@ -125,9 +134,13 @@ func (ls *liveScan) wait(t *testing.T, what string, match func(*e2eLine) bool) *
 // latency from start to the finding's appearance in the output.
 func (ls *liveScan) caught(t *testing.T, start time.Time, rule, level string, evidence func(map[string]any) bool) time.Duration {
 	t.Helper()
-	f := ls.wait(t, "finding "+rule, func(l *e2eLine) bool {
+	f := ls.waitFor(t, "finding "+rule, func(l *e2eLine) bool {
 		return l.Kind == "finding" && l.RuleName == rule && ls.evidenceMatches(l, evidence)
 	})
+	if f == nil {
+		ls.nearMisses(t, rule)
+		t.Fatalf("no finding %s within 30 s", rule)
+	}
 	if f.Level != level {
 		t.Errorf("%s fired at %s, want %s", rule, f.Level, level)
 	}
@@ -135,6 +148,26 @@ func (ls *liveScan) caught(t *testing.T, start time.Time, rule, level string, ev
 	lat := ls.firstSaw[f.ID].Sub(start)
 	ls.mu.Unlock()
 	return lat
+}
+
+// nearMisses logs, for a finding that did not come, the findings of the same rule (whose
+// evidence did not match) and the network events of the listeners opened since the scan began.
+func (ls *liveScan) nearMisses(t *testing.T, rule string) {
+	t.Helper()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, f := range ls.scan.findings {
+		for _, id := range f.EventIDs {
+			if ev := ls.scan.byID[id]; ev != nil && f.RuleName == rule {
+				t.Logf("a %s finding whose evidence did not match: %v", rule, ev.Fields)
+			}
+		}
+	}
+	for _, ev := range ls.scan.events {
+		if ev.Fields["State"] == "LISTEN" && ev.Fields["Snapshot"] != true {
+			t.Logf("listener event: %v", ev.Fields)
+		}
+	}
 }
 
 func (ls *liveScan) evidenceMatches(f *e2eLine, match func(map[string]any) bool) bool {
@@ -316,15 +349,16 @@ func TestScanCatchesRenamedRemoteDesktop(t *testing.T) {
 		lat.add(t, "ssh -R to the loopback VNC server", "remote_access_rd_reverse_tunnel_beside_listener", "high",
 			ls.caught(t, start, "remote_access_rd_reverse_tunnel_beside_listener", "high", func(map[string]any) bool { return true }))
 		// A session through the tunnel: the relay end (sshd's forwarded port) carries it to ssh,
-		// which connects to the VNC server over loopback.
-		start = time.Now()
+		// which connects to the VNC server over loopback. The first one is Reverse's own check
+		// that the relay listens (a connection to it), so the latency counts from the ssh -R
+		// start; this RFB session makes sure the tunnel reaches the server.
 		c := dialRFB(t, "127.0.0.1:"+strconv.Itoa(relay))
 		defer c.Close()
-		lat.add(t, "a session through ssh -R", "remote_access_rd_tunnel_relay", "high",
+		lat.add(t, "ssh -R, first session through it", "remote_access_rd_tunnel_relay", "high",
 			ls.caught(t, start, "remote_access_rd_tunnel_relay", "high", func(f map[string]any) bool {
 				return strings.HasSuffix(fmt.Sprint(f["Image"]), "/ssh") && f["DestinationPort"] == float64(vncPort)
 			}))
-		lat.add(t, "a session through ssh -R", "remote_access_rd_tunnel_to_listener", "high",
+		lat.add(t, "ssh -R, first session through it", "remote_access_rd_tunnel_to_listener", "high",
 			ls.caught(t, start, "remote_access_rd_tunnel_to_listener", "high", func(map[string]any) bool { return true }))
 	})
 	t.Run("rclone renamed", func(t *testing.T) {

@@ -2,6 +2,7 @@ package netconn
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/netip"
 	"os"
@@ -60,8 +61,12 @@ type Source struct {
 	// listeners lists the TCP listeners alone, cheaply, with their owners looked for first among
 	// the given pids (nil where there is no such look: not Linux, or a fixture root).
 	listeners func(ctx context.Context, recent []int) ([]Socket, error)
-	resolver  *process.Resolver
-	tracker   *tracker // Run's memory of the sockets already reported
+	// holdsNew tells whether one of pids holds a socket the last listing did not show (nil
+	// where that cannot be told cheaply: not Linux, or a fixture root).
+	holdsNew func(pids []int) bool
+	resolver *process.Resolver
+	tracker  *tracker  // Run's memory of the sockets already reported
+	listed   time.Time // the last listing (under mu)
 
 	mu     sync.Mutex    // a listing, a listener look or a probe's result at a time
 	probes chan struct{} // semaphore: probes in flight
@@ -123,7 +128,7 @@ func New(cfg Config) *Source {
 		probes:   make(chan struct{}, probeWorkers),
 		kick:     make(chan struct{}, 1),
 	}
-	s.list, s.listeners = newSocketLister(s)
+	s.list, s.listeners, s.holdsNew = newSocketLister(s)
 	return s
 }
 
@@ -198,9 +203,30 @@ func (s *Source) Run(ctx context.Context, emit collector.Emit) error {
 		close(watching)
 	}
 	return loop.Run(ctx, func(ctx context.Context) (bool, error) {
-		err := s.poll(ctx, emit, s.tracker, false)
-		return followUps.Add(-1) >= 0, err
+		again := followUps.Add(-1) >= 0
+		if !s.listingDue() {
+			return again, nil
+		}
+		return again, s.poll(ctx, emit, s.tracker, false)
 	})
+}
+
+// listingDue tells whether a listing is worth its cost now. Reading the socket tables walks the
+// kernel's socket hash tables, sized by the machine's memory rather than by its sockets (about
+// 3 ms of CPU on a 24 GiB machine), and the listings after process starts came once a second
+// while processes kept starting. So within half an Interval of the last listing, one is made only when
+// a process started lately holds a socket that listing did not show (a look at those processes'
+// descriptors); most new processes open none (a Unix-domain socket counts as new: the tables
+// read do not show those). A regular listing so skipped (within half an Interval of one that
+// followed a process start) leaves listings at most 1.5 Intervals apart at full pace (with the
+// Pace's factor f, f+0.5 Intervals): a new socket of an older process waits that long at most.
+func (s *Source) listingDue() bool {
+	if s.holdsNew == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Since(s.listed) >= s.cfg.Interval/2 || s.holdsNew(s.starts.recent(listenerWindow))
 }
 
 // watchListeners looks at the listeners every listenerEvery while a process started within
@@ -268,6 +294,7 @@ func (s *Source) poll(ctx context.Context, emit collector.Emit, tr *tracker, ini
 	if err != nil {
 		return err
 	}
+	s.listed = time.Now()
 	conns := classify(socks, s.cfg.IgnoreLoopback)
 	if len(conns) > tr.peak {
 		tr.peak = len(conns)
@@ -403,22 +430,44 @@ func (s *Source) probe(ctx context.Context, emit collector.Emit, fresh []*conn, 
 		go func(addr netip.AddrPort) {
 			defer tr.wg.Done()
 			proto := ""
-			select {
-			case s.probes <- struct{}{}:
-				var err error
-				proto, err = s.cfg.Prober.Probe(ctx, addr)
-				<-s.probes
-				if err != nil {
-					s.log.Debug("listener not probed", "address", addr, "error", err)
-				} else {
-					s.log.Debug("listener probed", "address", addr, "protocol", proto)
+			for try := 1; try <= silentTries; try++ {
+				silent := false
+				select {
+				case s.probes <- struct{}{}:
+					var err error
+					proto, err = s.cfg.Prober.Probe(ctx, addr)
+					<-s.probes
+					if err != nil {
+						s.log.Debug("listener not probed", "address", addr, "error", err)
+					} else {
+						s.log.Debug("listener probed", "address", addr, "protocol", proto)
+					}
+					silent = errors.Is(err, rdprobe.ErrSilent)
+				case <-ctx.Done():
 				}
-			case <-ctx.Done():
+				// A listener that accepted and neither answered nor closed through the whole
+				// probe may be a server still starting (the kernel accepts before the program
+				// does; Xtigervnc greets only once its X server is up, seconds later on a loaded
+				// machine): asked again. One that answered or closed (a web or TLS server) is not.
+				if !silent || try == silentTries {
+					break
+				}
+				select {
+				case <-time.After(silentRetry):
+				case <-ctx.Done():
+				}
 			}
 			s.probed(ctx, emit, tr, key, proto)
 		}(rdprobe.Target(ip, c.LocalPort))
 	}
 }
+
+// silentTries is how many times a listener that stays silent through a whole probe
+// (rdprobe.ErrSilent) is asked, silentRetry apart.
+const (
+	silentTries = 3
+	silentRetry = 2 * time.Second
+)
 
 // probed records a listener's protocol and emits the events that waited for it.
 func (s *Source) probed(ctx context.Context, emit collector.Emit, tr *tracker, key portKey, proto string) {

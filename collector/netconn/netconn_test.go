@@ -3,7 +3,6 @@ package netconn
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -173,6 +172,32 @@ func (r *recorder) find(match func(map[string]any) bool) []*event.Event {
 	return out
 }
 
+// dialLoopback connects to ln (accepted nowhere else) and returns the client end's port; both
+// ends stay open until the test ends.
+func dialLoopback(t *testing.T, ln net.Listener) (clientPort int) {
+	t.Helper()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	server, ok := <-accepted
+	if !ok {
+		t.Fatal("the loopback connection was not accepted")
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	return client.LocalAddr().(*net.TCPAddr).Port
+}
+
 func TestLoopbackConnectionSeenOnce(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("live socket test runs on Linux")
@@ -182,23 +207,8 @@ func TestLoopbackConnectionSeenOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-			_, _ = io.Copy(io.Discard, c)
-		}
-	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	defer server.Close()
-	cport := client.LocalAddr().(*net.TCPAddr).Port
+	cport := dialLoopback(t, ln)
 
 	s := New(Config{Interval: 50 * time.Millisecond})
 	rec := &recorder{}
@@ -264,5 +274,35 @@ func BenchmarkPoll(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n), "procs")
+	}
+}
+
+// Within half an Interval of the last listing, a listing is made only when a process started
+// lately holds a new socket; past it, always; without the look, always.
+func TestListingDue(t *testing.T) {
+	s := New(Config{Interval: 10 * time.Second})
+	news := false
+	var asked []int
+	s.holdsNew = func(pids []int) bool { asked = pids; return news }
+	s.Notice(4242)
+	s.listed = time.Now()
+	if s.listingDue() {
+		t.Error("a listing right after the last one, with nothing new")
+	}
+	if len(asked) != 1 || asked[0] != 4242 {
+		t.Errorf("asked about %v, want the process started lately", asked)
+	}
+	news = true
+	if !s.listingDue() {
+		t.Error("no listing though a new process holds a new socket")
+	}
+	news = false
+	s.listed = time.Now().Add(-6 * time.Second)
+	if !s.listingDue() {
+		t.Error("no listing half an Interval after the last one")
+	}
+	s.holdsNew, s.listed = nil, time.Now()
+	if !s.listingDue() {
+		t.Error("no listing without the look at new processes")
 	}
 }

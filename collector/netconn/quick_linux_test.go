@@ -33,17 +33,17 @@ func TestNewListenerReportedSoon(t *testing.T) {
 	listener := func(port int) func(map[string]any) bool {
 		return func(f map[string]any) bool { return f["State"] == "LISTEN" && f["DestinationPort"] == port }
 	}
-	wait := func(what string, match func(map[string]any) bool) *event.Event {
+	wait := func(what string, within time.Duration, match func(map[string]any) bool) *event.Event {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 			if got := rec.find(match); len(got) > 0 {
 				return got[0]
 			}
 		}
-		t.Fatalf("no %s event within 30 s", what)
+		t.Fatalf("no %s event within %s", what, within)
 		return nil
 	}
-	wait("first listing", listener(ln.Addr().(*net.TCPAddr).Port))
+	wait("first listing", 30*time.Second, listener(ln.Addr().(*net.TCPAddr).Port))
 
 	start := func(reply string) (int, time.Time) {
 		port := rdservers.FreePort(t)
@@ -54,7 +54,7 @@ func TestNewListenerReportedSoon(t *testing.T) {
 	}
 	silent, silentStart := start("SYSTEM:sleep 30")
 	vnc, vncStart := start("SYSTEM:echo RFB 003.008")
-	got := wait("VNC listener", listener(vnc))
+	got := wait("VNC listener", 30*time.Second, listener(vnc))
 	t.Logf("VNC-speaking listener reported %d ms after its start (seen after %d ms)", time.Since(vncStart).Milliseconds(), got.Time.Sub(vncStart).Milliseconds())
 	if got.Fields["RemoteDesktopProtocol"] != rdprobe.RFB {
 		t.Errorf("VNC-speaking listener: %v, want RemoteDesktopProtocol rfb", got.Fields)
@@ -62,8 +62,12 @@ func TestNewListenerReportedSoon(t *testing.T) {
 	if len(rec.find(listener(silent))) != 0 {
 		t.Errorf("the silent listener's event came first: its probe cannot have waited out its timeout")
 	}
-	quiet := wait("silent listener", listener(silent))
-	t.Logf("silent listener reported %d ms after its start (seen after %d ms; its probe waits out 10 s)",
+	// A listener silent through a whole probe is asked silentTries times, silentRetry apart.
+	quiet := wait("silent listener", silentTries*(10*time.Second+silentRetry)+30*time.Second, listener(silent))
+	if d := time.Since(silentStart); d < silentTries*10*time.Second {
+		t.Errorf("the silent listener was reported %s after its start: asked fewer than %d times", d, silentTries)
+	}
+	t.Logf("silent listener reported %d ms after its start (seen after %d ms; its probes wait out 10 s each)",
 		time.Since(silentStart).Milliseconds(), quiet.Time.Sub(silentStart).Milliseconds())
 	if quiet.Fields["RemoteDesktopProtocol"] != nil {
 		t.Errorf("silent listener: %v", quiet.Fields)

@@ -30,18 +30,36 @@ type procLister struct {
 	owners  map[uint64]int  // socket inode -> pid (0: looked for, not found)
 	present map[uint64]bool // scratch
 	unowned map[uint64]bool // scratch: the inodes whose owner is looked for
-	dirents []byte          // scratch for directory entries
-	biggest int             // the biggest table read by this list
-	peak    int             // the most rows present and owners were sized for
+	// newListeners is scratch: the listening sockets among unowned.
+	newListeners []uint64
+	dirents      []byte // scratch for directory entries
+	biggest      int    // the biggest table read by this list
+	peak         int    // the most rows present and owners were sized for
 }
 
-// newSocketLister returns the full listing and, on the live /proc, the quick listener look.
-func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error)) {
+// newSocketLister returns the full listing and, on the live /proc, the quick listener look and
+// the look at new processes' sockets.
+func newSocketLister(s *Source) (list func(context.Context) ([]Socket, error), listeners func(context.Context, []int) ([]Socket, error), holdsNew func([]int) bool) {
 	l := &procLister{root: s.cfg.ProcRoot, noUDP: s.cfg.NoUDP, owners: map[uint64]int{}, present: map[uint64]bool{}, unowned: map[uint64]bool{}}
 	if s.cfg.ProcRoot == "/proc" {
-		listeners = l.listeners
+		listeners, holdsNew = l.listeners, l.holdsNew
 	}
-	return l.list, listeners
+	return l.list, listeners, holdsNew
+}
+
+// holdsNew tells whether one of pids holds a socket the last list did not show.
+func (l *procLister) holdsNew(pids []int) bool {
+	found := false
+	for _, pid := range pids {
+		l.socketInodes(pid, func(in uint64) bool {
+			found = !l.present[in]
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 // listeners lists the TCP listeners through sock_diag, with their owners: a new listener's
@@ -62,7 +80,12 @@ func (l *procLister) listeners(ctx context.Context, recent []int) ([]Socket, err
 		}
 	}
 	if len(l.unowned) > 0 {
+		l.newListeners = l.newListeners[:0]
+		for in := range l.unowned {
+			l.newListeners = append(l.newListeners, in)
+		}
 		l.findOwners(ctx, l.unowned, recent)
+		l.eldestHolders(l.newListeners)
 	}
 	out := make([]Socket, len(rows))
 	for i := range rows {
@@ -98,11 +121,15 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	l.shrink()
 	clear(l.present)
 	l.resetUnowned()
+	l.newListeners = l.newListeners[:0]
 	for i := range l.rows {
 		in := l.rows[i].Inode
 		l.present[in] = true
 		if _, ok := l.owners[in]; !ok && in != 0 {
 			l.unowned[in] = true
+			if l.rows[i].State == "LISTEN" {
+				l.newListeners = append(l.newListeners, in)
+			}
 		}
 	}
 	for in := range l.owners {
@@ -112,6 +139,7 @@ func (l *procLister) list(ctx context.Context) ([]Socket, error) {
 	}
 	if len(l.unowned) > 0 {
 		l.findOwners(ctx, l.unowned, nil)
+		l.eldestHolders(l.newListeners)
 	}
 	out := make([]Socket, len(l.rows))
 	for i := range l.rows {
@@ -212,6 +240,18 @@ func (l *procLister) findOwners(ctx context.Context, want map[uint64]bool, first
 
 // scanFDs records pid as the owner of the sockets in want it holds, and takes them out of want.
 func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
+	l.socketInodes(pid, func(in uint64) bool {
+		if want[in] {
+			l.owners[in] = pid
+			delete(want, in)
+		}
+		return len(want) > 0
+	})
+}
+
+// socketInodes calls fn with the inode of each socket process pid holds (its /proc/<pid>/fd
+// links) until fn returns false.
+func (l *procLister) socketInodes(pid int, fn func(inode uint64) bool) {
 	fd, err := unix.Open(l.root+"/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -221,17 +261,80 @@ func (l *procLister) scanFDs(pid int, want map[uint64]bool) {
 		l.dirents = make([]byte, 8<<10)
 	}
 	var link [64]byte
+	more := true
 	forEachName(fd, l.dirents, func(name []byte) {
+		if !more {
+			return
+		}
 		n, err := unix.Readlinkat(fd, string(name), link[:])
 		if err != nil || n < 10 || n == len(link) || string(link[:8]) != "socket:[" || link[n-1] != ']' {
 			return
 		}
-		in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64)
-		if err == nil && want[in] {
-			l.owners[in] = pid
-			delete(want, in)
+		if in, err := strconv.ParseUint(string(link[8:n-1]), 10, 64); err == nil {
+			more = fn(in)
 		}
 	})
+}
+
+// eldestHolders moves the owner of each listening socket in inodes up to its eldest ancestor
+// that still holds it. A child that inherited its parent's listener (Xtigervnc's xkbcomp, a
+// server's worker, a shell between them) is newer, so the newest-first walk finds it first,
+// but the socket is its parent's: a finding naming xkbcomp for a renamed VNC server's port
+// would send the triage to the wrong program. Connections are left as found (climbing costs a
+// read of the parent's descriptors, and new connections come far more often than listeners).
+func (l *procLister) eldestHolders(inodes []uint64) {
+	for _, in := range inodes {
+		pid := l.owners[in]
+		for range maxClimb {
+			parent := parentPID(l.root, pid)
+			if parent <= 1 || !l.holds(parent, in) {
+				break
+			}
+			pid = parent
+		}
+		if pid > 0 {
+			l.owners[in] = pid
+		}
+	}
+}
+
+// maxClimb bounds the ancestors eldestHolders looks at for one socket.
+const maxClimb = 8
+
+// holds reports whether process pid holds the socket inode in.
+func (l *procLister) holds(pid int, in uint64) bool {
+	found := false
+	l.socketInodes(pid, func(held uint64) bool {
+		found = held == in
+		return !found
+	})
+	return found
+}
+
+// parentPID reads a process's parent from <root>/<pid>/stat (0 when it cannot be read): the
+// field after the state, which follows the command name's closing parenthesis (the name may
+// hold spaces and parentheses itself).
+func parentPID(root string, pid int) int {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(root + "/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return 0
+	}
+	return ppid
 }
 
 // listPids lists the numeric entries of a procfs root.

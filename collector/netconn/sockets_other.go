@@ -9,9 +9,10 @@ import (
 	gnet "github.com/shirou/gopsutil/v3/net"
 )
 
-// newSocketLister returns gopsutil's listing, and no quick listener look (sock_diag is Linux's).
-func newSocketLister(s *Source) (func(context.Context) ([]Socket, error), func(context.Context, []int) ([]Socket, error)) {
-	return s.gopsutilSockets, nil
+// newSocketLister returns gopsutil's listing, and no quick listener look (sock_diag is Linux's)
+// nor look at new processes' sockets.
+func newSocketLister(s *Source) (func(context.Context) ([]Socket, error), func(context.Context, []int) ([]Socket, error), func([]int) bool) {
+	return s.gopsutilSockets, nil, nil
 }
 
 // gopsutilSockets lists the sockets through gopsutil (macOS, Windows).

@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,8 +106,12 @@ var ErrNotLocal = errors.New("not an address of this host")
 // timeout: an RDP X.224 Connection Request (an RDP server confirms it; a VNC server greets
 // first, whatever it is sent), and a WebSocket upgrade (a websockify or noVNC gateway answers
 // with its VNC server's greeting in its first frame). The first recognised answer decides and
-// closes the other connection; a listener that answers neither is left when both have been
-// refused, closed or Timeout ran out.
+// closes the other connection. An HTTP answer other than an upgrade decides too (none: a VNC
+// server would have greeted, an RDP server does not speak HTTP), so a web server is not waited
+// out. Otherwise the listener is left when both questions have been answered, refused, closed,
+// or Timeout ran out; when Timeout ran out on both with not a byte nor a close from the
+// listener, Probe returns ErrSilent: a server still starting (the kernel accepts before the
+// program reads) may answer when asked again later.
 func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error) {
 	if !isLocal(addr.Addr()) {
 		return "", fmt.Errorf("probe %s: %w", addr, ErrNotLocal)
@@ -117,28 +122,40 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 	p.probes.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	type answer struct {
-		proto string
-		err   error
-	}
 	answers := make(chan answer, 2)
-	for _, ask := range []func(context.Context, netip.AddrPort) (string, error){p.rdpOrGreeting, p.webSocketRFB} {
-		go func() {
-			proto, err := ask(ctx, addr)
-			answers <- answer{proto, err}
-		}()
+	for _, ask := range []func(context.Context, netip.AddrPort) answer{p.rdpOrGreeting, p.webSocketRFB} {
+		go func() { answers <- ask(ctx, addr) }()
 	}
 	var firstErr error
+	silent := 0
 	for range 2 {
 		a := <-answers
-		if a.proto != "" {
+		if a.proto != "" || a.decided {
 			return a.proto, nil // the deferred cancel ends the other question
+		}
+		if a.silent {
+			silent++
 		}
 		if firstErr == nil {
 			firstErr = a.err
 		}
 	}
+	if silent == 2 {
+		return "", fmt.Errorf("probe %s: %w", addr, ErrSilent)
+	}
 	return "", firstErr
+}
+
+// ErrSilent is returned by Probe for a listener that accepted both questions' connections and
+// neither answered nor closed them within Timeout.
+var ErrSilent = errors.New("the listener accepted and stayed silent")
+
+// answer is one question's outcome.
+type answer struct {
+	proto   string // the protocol recognised, if any
+	decided bool   // no protocol, and no need to wait for the other question (an HTTP server)
+	silent  bool   // the listener neither wrote a byte nor closed before the deadline
+	err     error
 }
 
 // rdpOrGreeting sends an RDP Connection Request at once and reads the answer: an X.224
@@ -147,32 +164,34 @@ func (p *Prober) Probe(ctx context.Context, addr netip.AddrPort) (string, error)
 // server that waits for the client first: libvncserver (x11vnc's) waits 100 ms for a WebSocket
 // handshake before it greets, and drops a client whose first bytes are something else. It is
 // asked again on a new connection, silently, for its greeting.
-func (p *Prober) rdpOrGreeting(ctx context.Context, addr netip.AddrPort) (string, error) {
+func (p *Prober) rdpOrGreeting(ctx context.Context, addr netip.AddrPort) answer {
 	c, err := p.dial(ctx, addr)
 	if err != nil {
-		return "", err
+		return answer{err: err}
 	}
 	var resp []byte
-	if _, err := c.Write(x224Request); err == nil {
-		resp = readSome(c, 12)
+	if _, err = c.Write(x224Request); err == nil {
+		resp, err = readSome(c, 12)
 	}
 	c.close()
 	switch {
 	case isX224Confirm(resp):
-		return RDP, nil
+		return answer{proto: RDP}
 	case isRFBGreeting(resp):
-		return RFB, nil
+		return answer{proto: RFB}
+	case len(resp) == 0 && errors.Is(err, os.ErrDeadlineExceeded):
+		return answer{silent: true}
 	case len(resp) > 0 || ctx.Err() != nil:
-		return "", nil // another protocol, or silent until the end
+		return answer{} // another protocol
 	}
 	if c, err = p.dial(ctx, addr); err != nil {
-		return "", nil
+		return answer{}
 	}
 	defer c.close()
-	if isRFBGreeting(readSome(c, 12)) {
-		return RFB, nil
+	if greeting, _ := readSome(c, 12); isRFBGreeting(greeting) {
+		return answer{proto: RFB}
 	}
-	return "", nil
+	return answer{}
 }
 
 // Own reports whether addr is the local end of one of the prober's open connections, so a
@@ -225,8 +244,8 @@ func (c *conn) close() {
 
 // readSome reads up to n bytes, until the connection's deadline; a short read is completed by
 // what follows at once (a greeting written in two parts). It returns what it read (nothing when
-// the peer closed or stayed silent).
-func readSome(c *conn, n int) []byte {
+// the peer closed or stayed silent) and the error that ended the reading, if any.
+func readSome(c *conn, n int) ([]byte, error) {
 	buf := make([]byte, n)
 	got, err := io.ReadAtLeast(c, buf, 1)
 	for got > 0 && got < n && err == nil {
@@ -234,7 +253,7 @@ func readSome(c *conn, n int) []byte {
 		m, err = c.Read(buf[got:])
 		got += m
 	}
-	return buf[:got]
+	return buf[:got], err
 }
 
 // isRFBGreeting matches RFB's ProtocolVersion message: "RFB xxx.yyy\n" (RFC 6143 7.1.1).
@@ -270,42 +289,42 @@ func isX224Confirm(b []byte) bool {
 
 // webSocketRFB sends a WebSocket upgrade and returns WebSocketRFB when the gateway accepts it
 // and its first frame carries an RFB greeting (binary, or base64 text for the old "base64"
-// subprotocol).
-func (p *Prober) webSocketRFB(ctx context.Context, addr netip.AddrPort) (string, error) {
+// subprotocol); any other HTTP status decides that the listener is a web server.
+func (p *Prober) webSocketRFB(ctx context.Context, addr netip.AddrPort) answer {
 	c, err := p.dial(ctx, addr)
 	if err != nil {
-		return "", err
+		return answer{err: err}
 	}
 	defer c.close()
-	if isWebSocketRFB(c, addr) {
-		return WebSocketRFB, nil
-	}
-	return "", nil
+	return webSocketAnswer(c, addr)
 }
 
-func isWebSocketRFB(c *conn, addr netip.AddrPort) bool {
+func webSocketAnswer(c *conn, addr netip.AddrPort) answer {
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	req := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n" +
 		"Sec-WebSocket-Protocol: binary, base64\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
-		return false
+		return answer{}
 	}
 	br := bufio.NewReaderSize(io.LimitReader(c, 8<<10), 4096)
 	status, err := br.ReadString('\n')
 	if err != nil {
-		return false
+		return answer{silent: status == "" && errors.Is(err, os.ErrDeadlineExceeded)}
 	}
 	f := strings.Fields(status)
-	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") || f[1] != "101" {
-		return false
+	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") {
+		return answer{}
+	}
+	if f[1] != "101" {
+		return answer{decided: true}
 	}
 	base64Proto := false
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return false
+			return answer{}
 		}
 		line = strings.TrimRight(line, "\r\n")
 		if line == "" {
@@ -317,16 +336,20 @@ func isWebSocketRFB(c *conn, addr netip.AddrPort) bool {
 	}
 	payload, opcode, ok := readFrame(br, 64)
 	if !ok {
-		return false
+		return answer{}
 	}
+	rfb := false
 	switch {
 	case opcode == 2:
-		return isRFBGreeting(payload)
+		rfb = isRFBGreeting(payload)
 	case opcode == 1 && base64Proto:
 		dec, err := base64.StdEncoding.DecodeString(string(payload))
-		return err == nil && isRFBGreeting(dec)
+		rfb = err == nil && isRFBGreeting(dec)
 	}
-	return false
+	if rfb {
+		return answer{proto: WebSocketRFB}
+	}
+	return answer{}
 }
 
 // readFrame reads one unmasked server WebSocket frame of at most max payload bytes.

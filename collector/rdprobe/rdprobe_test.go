@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,14 +65,15 @@ func TestProbeProtocols(t *testing.T) {
 		name   string
 		handle func(net.Conn)
 		want   string
+		silent bool // Probe must return ErrSilent
 	}{
-		{"RFB server speaks first", func(c net.Conn) { _, _ = c.Write(rfb); _, _ = io.Copy(io.Discard, c) }, RFB},
+		{"RFB server speaks first", func(c net.Conn) { _, _ = c.Write(rfb); _, _ = io.Copy(io.Discard, c) }, RFB, false},
 		{"RFB greeting in two writes", func(c net.Conn) {
 			_, _ = c.Write(rfb[:5])
 			time.Sleep(50 * time.Millisecond)
 			_, _ = c.Write(rfb[5:])
 			_, _ = io.Copy(io.Discard, c)
-		}, RFB},
+		}, RFB, false},
 		{"libvncserver: waits 100 ms for a WebSocket handshake, drops other first bytes, then greets", func(c net.Conn) {
 			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			if n, _ := c.Read(make([]byte, 4)); n > 0 {
@@ -79,7 +82,7 @@ func TestProbeProtocols(t *testing.T) {
 			_ = c.SetReadDeadline(time.Time{})
 			_, _ = c.Write(rfb)
 			_, _ = io.Copy(io.Discard, c)
-		}, RFB},
+		}, RFB, false},
 		{"RDP confirm with negotiation response", func(c net.Conn) {
 			req := make([]byte, 19)
 			if _, err := io.ReadFull(c, req); err != nil || req[5] != 0xe0 {
@@ -87,18 +90,18 @@ func TestProbeProtocols(t *testing.T) {
 			}
 			_, _ = c.Write([]byte{3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x1f, 8, 0, 2, 0, 0, 0})
 			_, _ = io.Copy(io.Discard, c)
-		}, RDP},
-		{"websockify in front of a VNC server (binary)", wsGateway("binary", wsFrame(2, rfb)), WebSocketRFB},
-		{"old websockify base64 subprotocol", wsGateway("base64", wsFrame(1, []byte(base64.StdEncoding.EncodeToString(rfb)))), WebSocketRFB},
-		{"SSH banner (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1\r\n"); _, _ = io.Copy(io.Discard, c) }, ""},
-		{"a WebSocket echo server (must not match)", wsGateway("binary", wsFrame(2, []byte("hello, world"))), ""},
+		}, RDP, false},
+		{"websockify in front of a VNC server (binary)", wsGateway("binary", wsFrame(2, rfb)), WebSocketRFB, false},
+		{"old websockify base64 subprotocol", wsGateway("base64", wsFrame(1, []byte(base64.StdEncoding.EncodeToString(rfb)))), WebSocketRFB, false},
+		{"SSH banner (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1\r\n"); _, _ = io.Copy(io.Discard, c) }, "", false},
+		{"a WebSocket echo server (must not match)", wsGateway("binary", wsFrame(2, []byte("hello, world"))), "", false},
 		{"an HTTP server (must not match)", func(c net.Conn) {
 			_, _ = http.ReadRequest(bufio.NewReader(c))
 			_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-		}, ""},
-		{"silent server (must not match)", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, ""},
-		{"closes at once (must not match)", func(c net.Conn) {}, ""},
-		{"RFB-like garbage (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "RFB 3.8\nxxxxxx"); _, _ = io.Copy(io.Discard, c) }, ""},
+		}, "", false},
+		{"silent server (must not match, ErrSilent)", func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }, "", true},
+		{"closes at once (must not match)", func(c net.Conn) {}, "", false},
+		{"RFB-like garbage (must not match)", func(c net.Conn) { _, _ = io.WriteString(c, "RFB 3.8\nxxxxxx"); _, _ = io.Copy(io.Discard, c) }, "", false},
 	}
 	p := New(Config{})
 	for _, tc := range cases {
@@ -106,13 +109,49 @@ func TestProbeProtocols(t *testing.T) {
 			addr := serve(t, tc.handle)
 			start := time.Now()
 			got, err := p.Probe(context.Background(), addr)
-			if err != nil {
-				t.Fatal(err)
+			if tc.silent != errors.Is(err, ErrSilent) || (!tc.silent && err != nil) {
+				t.Fatalf("Probe error %v, want ErrSilent %v", err, tc.silent)
 			}
 			if got != tc.want {
 				t.Errorf("Probe = %q, want %q", got, tc.want)
 			}
 			t.Logf("probe took %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestProbeWebServersDecide checks that a web server, plain or TLS (Go's closes a connection
+// whose first bytes are not TLS without a word, and answers an HTTP request with a 400), is
+// told apart at its HTTP answer rather than waited out, and is not taken for a silent listener
+// (which the network source asks again).
+func TestProbeWebServersDecide(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	plain, tlsServer := httptest.NewServer(handler), httptest.NewTLSServer(handler)
+	t.Cleanup(plain.Close)
+	t.Cleanup(tlsServer.Close)
+	p := New(Config{Timeout: 10 * time.Minute})
+	for name, url := range map[string]string{"HTTP": plain.URL, "HTTPS": tlsServer.URL} {
+		t.Run(name, func(t *testing.T) {
+			addr := netip.MustParseAddrPort(strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://"))
+			type result struct {
+				proto string
+				err   error
+			}
+			done := make(chan result, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				proto, err := p.Probe(ctx, addr)
+				done <- result{proto, err}
+			}()
+			select {
+			case r := <-done:
+				if r.proto != "" || r.err != nil {
+					t.Errorf("Probe = %q, %v; want no protocol, no error", r.proto, r.err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Probe still waits after a minute: the web server's answer did not decide (its Timeout is 10 min)")
+			}
 		})
 	}
 }
@@ -133,7 +172,7 @@ func TestProbeOwnConnections(t *testing.T) {
 		seen <- own
 		_, _ = io.Copy(io.Discard, c)
 	})
-	if got, err := p.Probe(context.Background(), addr); got != "" || err != nil {
+	if got, err := p.Probe(context.Background(), addr); got != "" || !errors.Is(err, ErrSilent) {
 		t.Fatalf("silent listener: %q, %v", got, err)
 	}
 	for range 2 {

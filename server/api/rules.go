@@ -227,6 +227,13 @@ func (a *API) importRules(w http.ResponseWriter, r *http.Request) {
 		}
 		files = req.Files
 	}
+	if len(files) == 0 {
+		// Nothing to publish: a folder of test cases only, a wrong archive, an empty list. A
+		// 200 with version 0 would read as an import that went through.
+		writeError(w, &wire.Error{Code: wire.CodeBadRequest, Field: "files",
+			Message: "the import holds no rule file (.yml or .yaml; test cases, *.test.yml, are skipped)"})
+		return
+	}
 	rep, err := a.d.Policy.Import(r.Context(), files, a.actor(r))
 	if err != nil {
 		a.fail(w, r, err)
