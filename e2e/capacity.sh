@@ -6,11 +6,13 @@
 #
 #   bash e2e/capacity.sh                       # sqlite, postgres and replicas, 5,000 to 30,000 agents
 #   bash e2e/capacity.sh -s sqlite -n "10000 20000 25000" -t 300
+#   bash e2e/capacity.sh -q 5 -s sqlite -n "20000 30000 40000"   # each trial at a quiet moment
 #
 # Options:
 #   -s STORES   stores to measure, among sqlite, postgres, replicas (default: all three)
 #   -n COUNTS   agent counts to try, ascending (default "5000 10000 15000 20000 25000 30000"); after
 #               the first count that fails, the midpoint with the last that held is tried too
+#               (when the first count fails, half of it, down to 1,000, until one holds)
 #   -t SECONDS  steady phase, once every agent has enrolled (default 180: three check-ins each)
 #   -b MS       the p99 bound (default 100)
 #   -i SECONDS  check-in interval the server sets (default 60, the product's default)
@@ -18,18 +20,21 @@
 #               which needs an open-file limit above the agent count in both processes)
 #   -m WHOSE    the p99 that decides: probe (the round trip one agent sees; the default),
 #               generator (the fleet's round trips) or server (the server's histogram)
+#   -q LOAD     before each trial, wait (up to 30 minutes) for the 1-minute load average to fall
+#               under LOAD (this machine is shared: the quietest moments give the fairest figures)
 #   -o FILE     where the result rows go (default: capacity-results.md in the current folder)
 #
 # PostgreSQL: $VIGIL_TEST_POSTGRES (as .ci/run exports it) or
 # postgres://vigil:vigil@127.0.0.1:5432/postgres?sslmode=disable; each trial gets a fresh
 # database, dropped after it.
 #
-# What a trial measures. Each simulated agent enrolls for real, checks in at the server's interval and sends one event a minute in one batch a minute (a
-# quiet laptop). The agents share CONNS connections per server: a real fleet keeps one each,
-# but a process here may not open more than 20,000 files (the hard limit), so 20,000 agents
-# with a connection each fit neither in the generator nor in the server; an idle connection
-# costs the server memory (a goroutine and buffers), not CPU. Once every agent has enrolled
-# and one interval has passed, the server's histogram of check-in latency
+# What a trial measures. Each simulated agent enrolls for real, checks in at the server's
+# interval and sends one event a minute in one batch a minute (a quiet laptop). The agents
+# share CONNS connections per server: a real fleet keeps one each, but a process here may not
+# open more than 20,000 files (the hard limit), so 20,000 agents with a connection each fit
+# neither in the generator nor in the server; an idle connection costs the server memory (a
+# goroutine and buffers), not CPU. Once every agent has enrolled and one interval has passed,
+# the server's histogram of check-in latency
 # (vigil_http_request_duration_seconds{op="agentCheckin"}, read from /metrics before and after
 # the steady phase) gives the server's p99: the bucket bound it falls under and the share of
 # check-ins answered within the bound: the handler's time, without the time a request waits
@@ -51,8 +56,9 @@ bound=100
 interval=60
 conns=1000
 criterion=probe
+quiet=""
 out="$PWD/capacity-results.md"
-while getopts "s:n:t:b:i:c:m:o:h" opt; do
+while getopts "s:n:t:b:i:c:m:q:o:h" opt; do
   case $opt in
     s) stores=$OPTARG ;;
     n) counts=$OPTARG ;;
@@ -61,6 +67,7 @@ while getopts "s:n:t:b:i:c:m:o:h" opt; do
     i) interval=$OPTARG ;;
     c) conns=$OPTARG ;;
     m) criterion=$OPTARG ;;
+    q) quiet=$OPTARG ;;
     o) out=$OPTARG ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
   esac
@@ -133,9 +140,18 @@ p99_of() {
       if (total>0) printf "%d %s %.4f\n", total, p, within/total; else print "0 none 0" }'
 }
 
+# wait_quiet: with -q, waits for the load average to fall under it (30 minutes at most).
+wait_quiet() {
+  [ -n "$quiet" ] || return 0
+  local t0
+  t0=$(date +%s)
+  while [ "$(echo "$(load) >= $quiet" | bc)" = 1 ] && [ $(( $(date +%s) - t0 )) -lt 1800 ]; do sleep 15; done
+}
+
 # trial STORE N: runs one trial, appends its row, returns 0 when the count holds.
 trial() {
   local store=$1 n=$2 dir="$work/$1-$2" db="" urls port port2 pid pid2="" pin
+  wait_quiet
   mkdir -p "$dir"
   if [ "$store" != sqlite ]; then
     local name="vigil_capacity_$$_${n}_$store"
@@ -253,6 +269,10 @@ for store in $stores; do
   good=0 bad=0
   for n in $counts; do
     if trial "$store" "$n"; then good=$n; else bad=$n; break; fi
+  done
+  while [ "$bad" -gt 0 ] && [ "$good" = 0 ] && [ $(( bad / 2 )) -ge 1000 ]; do
+    n=$(( bad / 2 / 500 * 500 ))
+    if trial "$store" "$n"; then good=$n; else bad=$n; fi
   done
   if [ "$bad" -gt 0 ] && [ "$good" -gt 0 ]; then
     mid=$(( (good + bad) / 2 / 500 * 500 ))

@@ -100,6 +100,12 @@ func TestMassClone(t *testing.T) {
 	if !strings.HasPrefix(msg, "<132>1 ") || !strings.Contains(msg, `rule_name="staging_git_mass_clone"`) || !strings.Contains(msg, `level="medium"`) {
 		t.Errorf("syslog message %q: want PRI 132 (local0, warning) and the rule", msg)
 	}
+	// Once: a while later, neither receiver has had it twice (a retry after a delivery that
+	// succeeded, or two replicas' forwarders, would show here).
+	time.Sleep(5 * time.Second)
+	if n, m := hook.Count(got.Finding.ID), syslog.Count(got.Finding.ID); n != 1 || m != 1 {
+		t.Errorf("the alert was delivered %d times to the webhook and %d times to syslog, want once each", n, m)
+	}
 	Record(t, "forwarding", "finding stored -> webhook received", hookAt.Sub(received), "")
 	Record(t, "forwarding", "finding stored -> syslog (TCP, RFC 5424) received", syslogAt.Sub(received), "")
 }

@@ -60,6 +60,19 @@ func (w *Webhook) Received(id string) (map[string]any, time.Time) {
 	return nil, time.Time{}
 }
 
+// Count returns how many alerts whose "id" is id arrived.
+func (w *Webhook) Count(id string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, b := range w.bodies {
+		if b["id"] == id {
+			n++
+		}
+	}
+	return n
+}
+
 // Syslog is an RFC 5424 receiver over TCP on loopback (octet-counting framing, RFC 6587),
 // recording each message.
 type Syslog struct {
@@ -112,6 +125,20 @@ func (s *Syslog) read(c net.Conn) {
 		s.at = append(s.at, time.Now())
 		s.mu.Unlock()
 	}
+}
+
+// Count returns how many messages name the finding id.
+func (s *Syslog) Count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	needle := fmt.Sprintf(`id="%s"`, id)
+	n := 0
+	for _, m := range s.msgs {
+		if strings.Contains(m, needle) {
+			n++
+		}
+	}
+	return n
 }
 
 // Received returns the first message that names the finding id (id="ID" in its structured
